@@ -1,0 +1,1 @@
+"""Specialistly: specialists sell consultation slots; every booking gets a Zoom meeting."""

@@ -1,0 +1,10 @@
+"""Import every feature's models so `Base.metadata` knows all tables (Alembic needs them)."""
+
+import importlib
+
+FEATURE_MODELS: tuple[str, ...] = ()
+
+
+def load_all() -> None:
+    for module in FEATURE_MODELS:
+        importlib.import_module(module)
