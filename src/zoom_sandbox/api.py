@@ -114,7 +114,8 @@ async def _json(request: Request) -> Any:
     try:
         return await request.json()
     except ValueError:
-        raise ZoomError(300, 300, "Request Body should be a valid JSON object.") from None
+        message = "Request Body should be a valid JSON object."
+        raise ZoomError(400, 300, message, errors=[{"field": "body", "message": message}]) from None
 
 
 def _validated(body: Any, *, partial: bool) -> dict[str, Any]:

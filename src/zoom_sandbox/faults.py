@@ -20,6 +20,8 @@ class FaultSpec(BaseModel):
     latency_ms: int = Field(0, ge=0, le=60_000)
     lose_response_rate: float = Field(0.0, ge=0.0, le=1.0)
     retry_after_seconds: int | None = Field(None, ge=0, le=86_400)
+    # Fail (error or lost response) only this many requests, then behave; None: no end.
+    count: int | None = Field(None, ge=0)
     # Zoom has been seen to answer errors with XML bodies; clients must survive them.
     body: Literal["json", "xml"] = "json"
 
@@ -50,11 +52,13 @@ class Faults:
         self._rng = random.Random()  # noqa: S311 - fault injection, not cryptography
         self._window_start = 0.0
         self._window_count = 0
+        self._failed = {"token": 0, "api": 0}
 
     def configure(self, config: FaultsConfig) -> None:
         self.config = config
         self._rng = random.Random(config.seed)  # noqa: S311
         self._window_start, self._window_count = 0.0, 0
+        self._failed = {"token": 0, "api": 0}
 
     def clear(self) -> None:
         self.configure(FaultsConfig())
