@@ -1,0 +1,129 @@
+"""Sending one request to Zoom with retries: backoff with jitter, honouring Retry-After."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from specialistly.zoom.errors import ZoomRateLimited, ZoomUnavailable
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before telling the caller Zoom is unavailable."""
+
+    attempts: int = 4
+    initial_wait: float = 0.5
+    max_wait: float = 8.0
+    # A Retry-After longer than this is not waited out inside a request: the caller decides.
+    max_retry_after: float = 30.0
+    # False hands every 429 to the caller at once (a sweep pauses as a whole instead).
+    retry_rate_limits: bool = True
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Read Retry-After as seconds, from either of its forms."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def transient_for(response: httpx.Response) -> ZoomUnavailable | None:
+    """Name a 429 or 5xx answer as a transient failure; other answers are not."""
+    if response.status_code == 429:
+        return ZoomRateLimited("Zoom rate limit (HTTP 429)", retry_after=retry_after(response))
+    if response.status_code >= 500:
+        return ZoomUnavailable(f"Zoom answered HTTP {response.status_code}")
+    return None
+
+
+async def send(
+    request: Callable[[], Awaitable[httpx.Response]],
+    policy: RetryPolicy,
+    *,
+    retry_unknown_outcome: bool,
+    failures: list[ZoomUnavailable] | None = None,
+) -> httpx.Response:
+    """Send, retrying transient failures; raise `ZoomUnavailable` when they persist.
+
+    Each failed attempt is appended to `failures` when given.
+    """
+
+    def retryable(exc: BaseException) -> bool:
+        if not isinstance(exc, ZoomUnavailable):
+            return False
+        if isinstance(exc, ZoomRateLimited) and not policy.retry_rate_limits:
+            return False
+        if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
+            return False
+        return retry_unknown_outcome or not exc.outcome_unknown
+
+    backoff = wait_exponential_jitter(
+        multiplier=policy.initial_wait, jitter=policy.initial_wait, max=policy.max_wait
+    )
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        pause = backoff(state)
+        if isinstance(exc, ZoomUnavailable) and exc.retry_after is not None:
+            return max(exc.retry_after, pause * 0.1)
+        return pause
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait,
+        retry=retry_if_exception(retryable),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            try:
+                return await _once(request)
+            except ZoomUnavailable as exc:
+                if failures is not None:
+                    failures.append(exc)
+                raise
+    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+async def _once(request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    try:
+        response = await request()
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise ZoomUnavailable(f"cannot reach Zoom ({type(exc).__name__})") from None
+    except (httpx.TimeoutException, httpx.TransportError) as exc:
+        # Sent, but no complete answer: Zoom may have carried the request out.
+        raise ZoomUnavailable(
+            f"no answer from Zoom ({type(exc).__name__})", outcome_unknown=True
+        ) from None
+    if (transient := transient_for(response)) is not None:
+        raise transient
+    return response
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """Parse a JSON object body; anything else (Zoom has sent XML) gives an empty dict."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
