@@ -3,10 +3,12 @@
 import os
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.harness import Harness, harness
 from tests.zoomkit import SandboxKit
 from zoom_sandbox import OAuthApp, SandboxConfig, SandboxTransport, create_sandbox_app
 
@@ -83,3 +85,10 @@ async def postgres_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def h(tmp_path: Path) -> AsyncIterator[Harness]:
+    """The app on SQLite in live mode against an in-process sandbox."""
+    async with harness(f"sqlite:///{tmp_path}/app.db", tmp_path) as ready:
+        yield ready

@@ -2,28 +2,21 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
 
 from specialistly import health
-from specialistly.clock import Clock, SystemClock
+from specialistly.clock import Clock
 from specialistly.config import SANDBOX_MOUNT, Settings, load_settings
-from specialistly.db import Database
+from specialistly.connections import views as connection_views
+from specialistly.context import AppContext, build_context
+from specialistly.jobs import Scheduler
+from specialistly.notifications import views as notification_views
 from specialistly.sandbox import mounted_sandbox
+from specialistly.specialists import views as specialist_views
+from specialistly.zoom.transport import RetryPolicy
 from zoom_sandbox import SandboxApp, SandboxTransport
-
-
-@dataclass
-class AppContext:
-    """What requests, flows and jobs share: settings, database, clock and Zoom's HTTP client."""
-
-    settings: Settings
-    db: Database
-    clock: Clock
-    zoom_http: httpx.AsyncClient
-    sandbox: SandboxApp | None
 
 
 def create_app(
@@ -31,15 +24,22 @@ def create_app(
     *,
     clock: Clock | None = None,
     zoom_transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    run_jobs: bool = False,
 ) -> FastAPI:
     """Build the app; in sandbox mode, mount the Zoom sandbox and reach it in-process."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await ctx.zoom_http.aclose()
-        await ctx.db.dispose()
+        scheduler = Scheduler(ctx)
+        if run_jobs:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            await ctx.close()
 
     app = FastAPI(
         title="Specialistly",
@@ -47,19 +47,20 @@ def create_app(
         summary="Specialists sell consultation slots; every booking gets a Zoom meeting.",
         lifespan=lifespan,
     )
-    sandbox = mounted_sandbox(settings, app) if settings.sandbox else None
-    if sandbox is not None:
+    sandbox: SandboxApp | None = None
+    if settings.sandbox:
+        sandbox = mounted_sandbox(settings, app)
         app.mount(SANDBOX_MOUNT, sandbox)
         zoom_transport = zoom_transport or SandboxTransport(sandbox, root_path=SANDBOX_MOUNT)
         # The app lives in the sandbox's time, so moving the sandbox clock moves both.
         clock = clock or sandbox.sandbox.clock
-    ctx = AppContext(
-        settings=settings,
-        db=Database(settings.async_database_url),
-        clock=clock or SystemClock(),
-        zoom_http=httpx.AsyncClient(transport=zoom_transport, timeout=httpx.Timeout(15.0)),
-        sandbox=sandbox,
+    ctx: AppContext = build_context(
+        settings, clock=clock, zoom_transport=zoom_transport, retry=retry
     )
     app.state.ctx = ctx
+    app.state.sandbox = sandbox
     app.include_router(health.router)
+    app.include_router(specialist_views.router)
+    app.include_router(connection_views.router)
+    app.include_router(notification_views.router)
     return app

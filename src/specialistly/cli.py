@@ -1,5 +1,6 @@
 """The `specialistly` command line."""
 
+import asyncio
 from typing import Annotated
 
 import typer
@@ -12,6 +13,8 @@ from specialistly.logs import configure_logging
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Specialistly: Zoom scheduling.")
 db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
 app.add_typer(db_app, name="db")
+jobs_app = typer.Typer(no_args_is_help=True, help="Background jobs.")
+app.add_typer(jobs_app, name="jobs")
 
 
 def _settings() -> Settings:
@@ -35,7 +38,7 @@ def serve(
     from specialistly.app import create_app
     from zoom_sandbox import UvicornConnectionDropper
 
-    web = UvicornConnectionDropper(create_app(settings))
+    web = UvicornConnectionDropper(create_app(settings, run_jobs=True))
     uvicorn.run(
         web,
         host=host or settings.host,
@@ -72,6 +75,31 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     settings = _settings()
     db.upgrade(settings.async_database_url, revision)
     typer.echo(f"database at {revision}")
+
+
+@jobs_app.command("run-once")
+def jobs_run_once(
+    name: Annotated[str, typer.Argument(help="keepalive or outbox")],
+) -> None:
+    """Run one job once, now, and print what it did."""
+    from specialistly.context import build_context
+    from specialistly.jobs import JOBS, run_once
+
+    if name not in JOBS:
+        typer.secho(f"Unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    configure_logging()
+
+    async def go() -> dict[str, object]:
+        ctx = build_context(settings)
+        try:
+            return await run_once(ctx, name)
+        finally:
+            await ctx.close()
+
+    result = asyncio.run(go())
+    typer.echo(" ".join(f"{key}={value}" for key, value in result.items()))
 
 
 def main() -> None:

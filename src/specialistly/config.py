@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     zoom_sandbox_scopes: str = DEFAULT_SANDBOX_SCOPES
     zoom_sandbox_webhook_url: str | None = None
     meeting_fallback: Literal["platform", "none"] | None = None
+    zoom_http_timeout_seconds: float = Field(15.0, gt=0, le=120)
+    keepalive_refresh_after_days: float = Field(30, gt=0, le=80)
+    keepalive_interval_seconds: float = Field(3600, gt=0)
+    keepalive_concurrency: int = Field(4, ge=1, le=64)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     var_dir: Path = Path("var")
@@ -138,6 +142,11 @@ class Settings(BaseSettings):
                 for v in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEYS")
                 if not self._given(v)
             ]
+        if self.zoom_redirect_uri and redirect_path(self) != CALLBACK_PATH:
+            found.append(
+                f"ZOOM_REDIRECT_URI's path must be the callback route {CALLBACK_PATH} "
+                f"(it is {redirect_path(self) or '/'})"
+            )
         if self.meeting_fallback == "platform" and not self.has_s2s and not self.sandbox:
             found.append(
                 "MEETING_FALLBACK is platform but the Server-to-Server app is not configured"

@@ -2,7 +2,11 @@
 
 import importlib
 
-FEATURE_MODELS: tuple[str, ...] = ()
+FEATURE_MODELS: tuple[str, ...] = (
+    "specialistly.specialists.models",
+    "specialistly.connections.models",
+    "specialistly.notifications.models",
+)
 
 
 def load_all() -> None:

@@ -64,7 +64,7 @@ def caller(scope: str) -> Any:
     """Depend on a live bearer token that carries `scope`, after Zoom's failures are applied."""
 
     async def dependency(request: Request, sandbox: SandboxDep) -> Caller:
-        gate = await sandbox.faults.gate("api")
+        gate = await sandbox.faults.gate("api", request)
         if gate.response is not None:
             sandbox.state.stats.faults[gate.outcome] += 1
             raise ZoomError(gate.response.status_code, 0, "", response=gate.response)

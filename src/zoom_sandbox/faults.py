@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,18 +64,27 @@ class Faults:
     def clear(self) -> None:
         self.configure(FaultsConfig())
 
-    async def gate(self, target: FaultTarget) -> Gate:
-        """Apply latency, then the rate limit, then injected errors; decide a lost response."""
+    async def gate(self, target: FaultTarget, request: Request) -> Gate:
+        """Apply latency, then the rate limit, then injected errors; decide a lost response.
+
+        Latency is spent before Zoom acts: a client that gave up meanwhile changes nothing.
+        """
         spec = self.config.token if target == "token" else self.config.api
         if spec.latency_ms:
             await asyncio.sleep(spec.latency_ms / 1000)
+            if await request.is_disconnected():
+                return Gate(Response(status_code=499), "client_gone", True)
         if self._over_rate_limit():
             return Gate(
                 _rate_limited(target, self.config.rate_limit_per_second), "rate_limited", False
             )
+        if spec.count is not None and self._failed[target] >= spec.count:
+            return Gate(None, "ok", False)
         if spec.error_rate and self._rng.random() < spec.error_rate:
+            self._failed[target] += 1
             return Gate(_injected_error(target, spec), f"http_{spec.status}", False)
         lose = bool(spec.lose_response_rate) and self._rng.random() < spec.lose_response_rate
+        self._failed[target] += lose
         return Gate(None, "ok", lose)
 
     def _over_rate_limit(self) -> bool:

@@ -152,7 +152,7 @@ async def _token(
     client_id: str | None,
     secret: str | None,
 ) -> tuple[str, Response]:
-    gate = await sandbox.faults.gate("token")
+    gate = await sandbox.faults.gate("token", request)
     if gate.response is not None:
         sandbox.state.stats.faults[gate.outcome] += 1
         return gate.outcome, gate.response

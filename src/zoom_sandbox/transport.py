@@ -85,7 +85,13 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         self._inner = httpx.ASGITransport(app=dropping_app, root_path=root_path)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._inner.handle_async_request(request)
+        # httpx's ASGI transport ignores timeouts; a real socket would not. Give up as a client
+        # would: the sandbox's handler is cancelled and does not carry the request out.
+        timeout = request.extensions.get("timeout", {}).get("read")
+        try:
+            return await asyncio.wait_for(self._inner.handle_async_request(request), timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out waiting for the sandbox", request=request) from None
 
     async def aclose(self) -> None:
         await self._inner.aclose()

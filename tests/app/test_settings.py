@@ -130,3 +130,8 @@ def test_starting_with_the_seed_bugs_configuration_is_refused(tmp_path: Path) ->
     )
     assert result.returncode != 0
     assert "ZOOM_USER_MANAGED_CLIENT_ID equals ZOOM_CLIENT_ID" in result.stderr
+
+
+def test_a_redirect_uri_off_the_callback_route_is_refused() -> None:
+    config = settings(**{**LIVE, "zoom_redirect_uri": "https://example.com/oauth/zoom"})
+    assert any("/api/zoom/oauth/user-callback" in p for p in config.problems())

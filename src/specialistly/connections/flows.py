@@ -1,0 +1,384 @@
+"""A specialist's Zoom connection: connect, get a valid token, refresh once, disconnect.
+
+The refresh is the heart of the product. Zoom rotates refresh tokens with no grace, so a
+refresh must happen once per expiry however many requests, tasks or processes need a token:
+an asyncio lock per specialist inside a process, and a database lock across processes (a row
+lock on PostgreSQL, the write lock on SQLite) held across the one Zoom call, with the row
+re-read once the lock is held. The new tokens are committed before anyone uses them.
+"""
+
+import asyncio
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from specialistly.clock import Clock
+from specialistly.connections import service
+from specialistly.connections.errors import (
+    ConnectFailed,
+    ZoomNotConnected,
+    ZoomReauthorizationRequired,
+)
+from specialistly.connections.models import ConnectionStatus, OAuthState, ZoomConnection
+from specialistly.db import Database
+from specialistly.notifications.service import Email, Notifier
+from specialistly.security import TokenCipher, digest
+from specialistly.specialists.models import Specialist
+from specialistly.zoom.api import ZoomApi
+from specialistly.zoom.errors import (
+    ZoomAccessTokenRejected,
+    ZoomError,
+    ZoomTokenRejected,
+    ZoomUnavailable,
+)
+from specialistly.zoom.oauth import TokenGrant, ZoomOAuth
+from specialistly.zoom.transport import RetryPolicy
+
+log = logging.getLogger("specialistly.zoom_tokens")
+T = TypeVar("T")
+
+REFRESH_LEEWAY = timedelta(minutes=5)
+STATE_LIFETIME = timedelta(minutes=10)
+RECONNECT_PATH = "/zoom/reconnect"
+# The scopes a connection needs: create meetings and read the user (granular or classic names).
+REQUIRED_SCOPES = {
+    "meeting:write:meeting": {"meeting:write:meeting", "meeting:write"},
+    "user:read:user": {"user:read:user", "user:read"},
+}
+
+
+@dataclass(frozen=True)
+class ZoomAccess:
+    """A usable access token and the API base to use it with."""
+
+    token: str
+    api_base_url: str | None
+
+
+class Connections:
+    """Flows for specialists' Zoom connections; the only code that calls Zoom's OAuth."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        oauth: ZoomOAuth,
+        api: ZoomApi,
+        cipher: TokenCipher,
+        clock: Clock,
+        notifier: Notifier,
+    ) -> None:
+        self.db, self.oauth, self.api, self.cipher = db, oauth, api, cipher
+        self.clock, self.notifier = clock, notifier
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._flights: dict[int, asyncio.Future[ZoomAccess]] = {}
+
+    # --- connecting -------------------------------------------------------------------
+
+    async def start_connect(self, specialist_id: int) -> str:
+        """Remember a single-use state bound to the specialist; return Zoom's authorize URL."""
+        state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
+        async with self.db.transaction() as session:
+            session.add(
+                OAuthState(
+                    state_digest=digest(state),
+                    specialist_id=specialist_id,
+                    code_verifier=self.cipher.encrypt(verifier),
+                    expires_at=self.clock.now() + STATE_LIFETIME,
+                )
+            )
+        return self.oauth.authorize_url(
+            state=state, code_challenge=create_s256_code_challenge(verifier)
+        )
+
+    async def finish_connect(
+        self, signed_in: int | None, *, state: str, code: str | None, error: str | None
+    ) -> None:
+        """Complete the callback or raise `ConnectFailed`; nothing is stored on failure."""
+        async with self.db.transaction() as session:
+            pending = await service.take_state(session, digest(state)) if state else None
+        if pending is None or signed_in is None or pending.specialist_id != signed_in:
+            raise ConnectFailed("invalid_state", "This sign-in link is not valid any more.")
+        if pending.expires_at <= self.clock.now():
+            raise ConnectFailed("expired_state", "The Zoom sign-in took too long.")
+        if error is not None:
+            raise ConnectFailed(
+                "access_denied" if error == "access_denied" else "zoom_error", error
+            )
+        if not code:
+            raise ConnectFailed("missing_code", "Zoom sent no authorization code.")
+        grant = await self._exchange(code, self.cipher.decrypt(pending.code_verifier))
+        if missing := self._missing_scopes(grant):
+            await self._revoke_quietly(grant.access_token)
+            raise ConnectFailed("missing_scopes", " ".join(sorted(missing)))
+        try:
+            user = await self.api.me(grant.access_token, base_url=_v2(grant.api_url))
+        except ZoomError as exc:
+            raise ConnectFailed("zoom_unavailable", type(exc).__name__) from None
+        async with self.db.transaction() as session:
+            await self._take_over_zoom_user(session, user.id, pending.specialist_id)
+            connection = await service.lock(session, pending.specialist_id)
+            now = self.clock.now()
+            if connection is None:
+                connection = ZoomConnection(specialist_id=pending.specialist_id, updated_at=now)
+                session.add(connection)
+            connection.zoom_user_id, connection.zoom_email = user.id, user.email
+            connection.connected_at = now
+            service.store_grant(connection, grant, self.cipher, now)
+        log.info("Zoom connected for specialist %s", pending.specialist_id)
+
+    async def _exchange(self, code: str, verifier: str) -> TokenGrant:
+        try:
+            return await self.oauth.exchange_code(code, verifier)
+        except ZoomTokenRejected as exc:
+            raise ConnectFailed("invalid_code", exc.reason) from None
+        except ZoomUnavailable as exc:
+            raise ConnectFailed("zoom_unavailable", exc.reason) from None
+
+    @staticmethod
+    def _missing_scopes(grant: TokenGrant) -> set[str]:
+        return {need for need, names in REQUIRED_SCOPES.items() if not names & grant.scopes}
+
+    async def _take_over_zoom_user(
+        self, session: AsyncSession, zoom_user_id: str, specialist_id: int
+    ) -> None:
+        # Zoom ends earlier grants when the same user authorizes again, so another
+        # specialist who had this Zoom account connected has just lost it: say so.
+        for other in await service.by_zoom_user(session, zoom_user_id):
+            if other.specialist_id == specialist_id or other.refresh_token is None:
+                continue
+            service.mark_not_connected(
+                other, "Zoom account connected to another profile", self.clock.now()
+            )
+            self.notifier.notify(
+                session,
+                specialist_id=other.specialist_id,
+                kind="zoom_disconnected",
+                message="Your Zoom account was connected to another Specialistly profile, "
+                "so it is no longer connected here.",
+                link_path=RECONNECT_PATH,
+            )
+
+    async def disconnect(self, specialist_id: int) -> None:
+        """Revoke the grant at Zoom (best effort), then delete the tokens and say so."""
+        async with self._locks[specialist_id]:
+            async with self.db.reading() as session:
+                connection = await service.get(session, specialist_id)
+            stored = connection.access_token or connection.refresh_token if connection else None
+            if stored is not None:
+                await self._revoke_quietly(self.cipher.decrypt(stored))
+            async with self.db.transaction() as session:
+                connection = await service.lock(session, specialist_id)
+                if connection is None:
+                    return
+                had_zoom = connection.status != ConnectionStatus.NOT_CONNECTED
+                service.mark_not_connected(connection, None, self.clock.now())
+                if had_zoom:
+                    self.notifier.notify(
+                        session,
+                        specialist_id=specialist_id,
+                        kind="zoom_disconnected",
+                        message="Zoom is disconnected. New bookings will not get Zoom links "
+                        "until you connect Zoom again.",
+                    )
+        log.info("Zoom disconnected for specialist %s", specialist_id)
+
+    # --- using tokens -----------------------------------------------------------------
+
+    async def get_valid_token(self, specialist_id: int, *, stale: str | None = None) -> ZoomAccess:
+        """Return an access token good for 5 more minutes, refreshing it once if needed.
+
+        `stale` names a token Zoom has just refused (401): it is refreshed even if unexpired.
+        """
+        if (access := await self._read_usable(specialist_id, stale)) is not None:
+            return access
+        # Single flight: every task of this process that needs the refresh awaits the same one.
+        flight = self._flights.get(specialist_id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh_once(specialist_id, stale))
+            self._flights[specialist_id] = flight
+            flight.add_done_callback(lambda done: self._land(specialist_id, done))
+        access = await asyncio.shield(flight)
+        if stale is not None and access.token == stale:
+            return await self._refresh_once(specialist_id, stale)
+        return access
+
+    def _land(self, specialist_id: int, flight: "asyncio.Future[ZoomAccess]") -> None:
+        if self._flights.get(specialist_id) is flight:
+            del self._flights[specialist_id]
+        if not flight.cancelled():
+            flight.exception()  # retrieved here so an unawaited failure is not reported twice
+
+    async def _refresh_once(self, specialist_id: int, stale: str | None) -> ZoomAccess:
+        async with self._locks[specialist_id]:
+            if (access := await self._read_usable(specialist_id, stale)) is not None:
+                return access
+            return await self._refresh(specialist_id, stale=stale)
+
+    async def _read_usable(self, specialist_id: int, stale: str | None) -> ZoomAccess | None:
+        async with self.db.reading() as session:
+            return self._usable(await service.get(session, specialist_id), stale)
+
+    async def call(self, specialist_id: int, work: Callable[[ZoomAccess], Awaitable[T]]) -> T:
+        """Run one Zoom API call with a valid token; on 401 refresh once and retry once."""
+        access = await self.get_valid_token(specialist_id)
+        try:
+            return await work(access)
+        except ZoomAccessTokenRejected:
+            log.info("Zoom refused the access token; refreshing once and retrying")
+            access = await self.get_valid_token(specialist_id, stale=access.token)
+            return await work(access)
+
+    def _usable(self, connection: ZoomConnection | None, stale: str | None) -> ZoomAccess | None:
+        if connection is None or connection.status == ConnectionStatus.NOT_CONNECTED:
+            raise ZoomNotConnected("Zoom is not connected")
+        if connection.status == ConnectionStatus.NEEDS_RECONNECT:
+            raise ZoomReauthorizationRequired(connection.last_error or "Zoom ended the grant")
+        if connection.access_token is None or connection.access_token_expires_at is None:
+            raise ZoomNotConnected("Zoom is not connected")
+        token = self.cipher.decrypt(connection.access_token)
+        left = connection.access_token_expires_at - self.clock.now()
+        if token == stale or left <= REFRESH_LEEWAY:
+            return None
+        log.info("Using valid Zoom token (expires in %d minutes)", left.total_seconds() // 60)
+        return ZoomAccess(token, _v2(connection.api_url))
+
+    async def _refresh(self, specialist_id: int, *, stale: str | None) -> ZoomAccess:
+        """Refresh under the database lock unless someone already did; commit before use."""
+        async with self.db.transaction() as session:
+            connection = await service.lock(session, specialist_id)
+            access = self._usable(connection, stale)
+            if access is not None:
+                return access  # another task or process refreshed while we waited
+            assert connection is not None  # _usable raised otherwise
+            log.info("Zoom token expired, attempting automatic refresh...")
+            outcome = await self._rotate(session, connection, retry=None)
+        return outcome.result()
+
+    async def keep_alive(
+        self, specialist_id: int, *, older_than: timedelta, retry: RetryPolicy | None = None
+    ) -> bool:
+        """Refresh a connection idle for longer than `older_than`; answer whether it did.
+
+        A row another process holds is skipped (it is being refreshed right now).
+        """
+        async with self._locks[specialist_id]:
+            async with self.db.transaction() as session:
+                connection = await service.lock(session, specialist_id, skip_locked=True)
+                if (
+                    connection is None
+                    or connection.status != ConnectionStatus.CONNECTED
+                    or not self._stale_for(connection, older_than)
+                ):
+                    return False
+                log.info("Refreshing idle Zoom connection of specialist %s", specialist_id)
+                outcome = await self._rotate(session, connection, retry=retry)
+            outcome.result()
+            return True
+
+    async def _rotate(
+        self, session: AsyncSession, connection: ZoomConnection, *, retry: RetryPolicy | None
+    ) -> "_Outcome":
+        """Call Zoom's refresh once and record what happened on the locked row."""
+        refresh_token = self.cipher.decrypt(connection.refresh_token or "")
+        try:
+            grant = await self.oauth.refresh(refresh_token, retry=retry)
+        except ZoomTokenRejected as exc:
+            return _Outcome(failure=await self._rejected(session, connection, exc))
+        except ZoomUnavailable as exc:
+            now = self.clock.now()
+            if exc.outcome_unknown:
+                connection.refresh_answer_lost_at = now
+            service.record_transient_failure(connection, f"Zoom unavailable: {exc.reason}", now)
+            log.warning("Failed to refresh Zoom token for now (will retry): %s", exc.reason)
+            return _Outcome(failure=exc)
+        service.store_grant(connection, grant, self.cipher, self.clock.now())
+        expiry = connection.access_token_expires_at
+        assert expiry is not None
+        log.info("Zoom access token refreshed successfully, new expiry: %s", expiry.isoformat())
+        return _Outcome(access=ZoomAccess(grant.access_token, _v2(grant.api_url)))
+
+    async def _rejected(
+        self, session: AsyncSession, connection: ZoomConnection, exc: ZoomTokenRejected
+    ) -> Exception:
+        now = self.clock.now()
+        if not exc.grant_is_dead:
+            # invalid_client and the like: our configuration, not the specialist's grant.
+            reason = f"Zoom refused the platform's app credentials ({exc.error}: {exc.reason})"
+            service.record_transient_failure(connection, reason, now)
+            log.error("Failed to refresh Zoom token: %s", reason)
+            return ZoomUnavailable(reason)
+        reason = f"Zoom rejected the refresh token ({exc.reason or exc.error})"
+        if exc.after_lost_answer or connection.refresh_answer_lost_at is not None:
+            reason += (
+                ": an earlier refresh answer was lost in transit after Zoom had already "
+                "rotated the token, so the new token never arrived"
+            )
+        else:
+            reason += ": the app was removed or re-authorized in Zoom, or the grant expired"
+        if service.mark_needs_reconnect(connection, reason, now):
+            await self._tell_reconnect(session, connection.specialist_id)
+        log.warning("Failed to refresh Zoom token: %s", reason)
+        return ZoomReauthorizationRequired(reason)
+
+    async def _tell_reconnect(self, session: AsyncSession, specialist_id: int) -> None:
+        """Tell the specialist once per incident, in the app and by email, with the link."""
+        specialist = await session.get(Specialist, specialist_id)
+        link = self.notifier.link(RECONNECT_PATH)
+        message = (
+            "Zoom has ended Specialistly's access to your Zoom account, so new bookings "
+            "cannot get Zoom links until you reconnect. Your bookings are kept."
+        )
+        email = None
+        if specialist is not None:
+            body = (
+                f"Hello {specialist.name},\n\n{message}\n\n"
+                f"Reconnect Zoom (one click, then approve in Zoom): {link}\n"
+            )
+            email = Email(
+                to=specialist.email,
+                subject="Action needed: reconnect Zoom to Specialistly",
+                body=body,
+                kind="zoom_reconnect_needed",
+            )
+        self.notifier.notify(
+            session,
+            specialist_id=specialist_id,
+            kind="zoom_reconnect_needed",
+            message=message,
+            link_path=RECONNECT_PATH,
+            email=email,
+        )
+
+    def _stale_for(self, connection: ZoomConnection, older_than: timedelta) -> bool:
+        last = connection.last_refreshed_at
+        return last is None or self.clock.now() - last > older_than
+
+    async def _revoke_quietly(self, token: str) -> None:
+        try:
+            await self.oauth.revoke(token)
+        except ZoomError as exc:
+            log.warning("Could not revoke an unused Zoom token: %s", type(exc).__name__)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    access: ZoomAccess | None = None
+    failure: Exception | None = None
+
+    def result(self) -> ZoomAccess:
+        if self.failure is not None:
+            raise self.failure
+        assert self.access is not None
+        return self.access
+
+
+def _v2(api_url: str | None) -> str | None:
+    return api_url.rstrip("/") + "/v2" if api_url else None

@@ -1,0 +1,76 @@
+"""Build what requests, jobs and commands share: settings, database, clock, Zoom and email."""
+
+from dataclasses import dataclass
+
+import httpx
+
+from specialistly.clock import Clock, SystemClock
+from specialistly.config import Settings
+from specialistly.connections.flows import Connections
+from specialistly.db import Database
+from specialistly.notifications.email import EmailSender, sender_for
+from specialistly.notifications.service import Notifier
+from specialistly.security import TokenCipher
+from specialistly.zoom.api import ZoomApi
+from specialistly.zoom.oauth import AppCredentials, ZoomOAuth
+from specialistly.zoom.transport import RetryPolicy
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    clock: Clock
+    zoom_http: httpx.AsyncClient
+    cipher: TokenCipher
+    email: EmailSender
+    notifier: Notifier
+    connections: Connections
+
+    async def close(self) -> None:
+        await self.zoom_http.aclose()
+        await self.db.dispose()
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    zoom_transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+    db: Database | None = None,
+) -> AppContext:
+    """Wire the services from settings; tests pass a clock, a transport and a retry policy."""
+    clock = clock or SystemClock()
+    retry = retry or RetryPolicy()
+    db = db or Database(settings.async_database_url)
+    zoom_http = httpx.AsyncClient(
+        transport=zoom_transport, timeout=httpx.Timeout(settings.zoom_http_timeout_seconds)
+    )
+    cipher = TokenCipher(settings.encryption_keys)
+    secret = settings.zoom_user_managed_client_secret
+    oauth = ZoomOAuth(
+        zoom_http,
+        oauth_base_url=settings.zoom_oauth_base_url,
+        app=AppCredentials(
+            settings.zoom_user_managed_client_id or "",
+            secret.get_secret_value() if secret else "",
+        ),
+        redirect_uri=settings.zoom_redirect_uri or "",
+        retry=retry,
+    )
+    api = ZoomApi(zoom_http, api_base_url=settings.zoom_api_base_url, retry=retry)
+    notifier = Notifier(clock=clock, base_url=settings.base_url)
+    connections = Connections(
+        db=db, oauth=oauth, api=api, cipher=cipher, clock=clock, notifier=notifier
+    )
+    return AppContext(
+        settings=settings,
+        db=db,
+        clock=clock,
+        zoom_http=zoom_http,
+        cipher=cipher,
+        email=sender_for(settings),
+        notifier=notifier,
+        connections=connections,
+    )

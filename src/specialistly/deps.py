@@ -1,0 +1,39 @@
+"""FastAPI dependencies: the app context, and the signed-in specialist."""
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from specialistly.context import AppContext
+from specialistly.specialists import service
+from specialistly.specialists.models import Specialist
+
+SESSION_COOKIE = "specialistly_session"
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+async def optional_specialist(request: Request, ctx: Ctx) -> Specialist | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    async with ctx.db.reading() as session:
+        return await service.specialist_for_session(session, token, ctx.clock.now())
+
+
+async def current_specialist(
+    specialist: Annotated[Specialist | None, Depends(optional_specialist)],
+) -> Specialist:
+    if specialist is None:
+        raise HTTPException(401, "Sign in first.")
+    return specialist
+
+
+CurrentSpecialist = Annotated[Specialist, Depends(current_specialist)]
+MaybeSpecialist = Annotated[Specialist | None, Depends(optional_specialist)]

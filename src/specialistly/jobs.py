@@ -1,0 +1,80 @@
+"""Background jobs: run on intervals inside `specialistly serve`, or once on demand."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import timedelta
+from typing import Any
+
+from specialistly.connections.jobs import run_keepalive
+from specialistly.context import AppContext
+from specialistly.notifications.email import deliver_outbox
+
+log = logging.getLogger(__name__)
+
+
+async def keepalive(ctx: AppContext) -> Any:
+    settings = ctx.settings
+    return await run_keepalive(
+        ctx.connections,
+        ctx.db,
+        ctx.clock,
+        older_than=timedelta(days=settings.keepalive_refresh_after_days),
+        concurrency=settings.keepalive_concurrency,
+    )
+
+
+async def outbox(ctx: AppContext) -> Any:
+    return {"sent": await deliver_outbox(ctx.db, ctx.email, ctx.clock)}
+
+
+@dataclass(frozen=True)
+class Job:
+    run: Callable[[AppContext], Awaitable[Any]]
+    every: Callable[[AppContext], float]
+
+
+JOBS: dict[str, Job] = {
+    "keepalive": Job(keepalive, lambda ctx: ctx.settings.keepalive_interval_seconds),
+    "outbox": Job(outbox, lambda ctx: 5.0),
+}
+
+
+def describe(result: Any) -> dict[str, Any]:
+    if is_dataclass(result) and not isinstance(result, type):
+        return asdict(result)
+    return dict(result) if isinstance(result, dict) else {"result": result}
+
+
+async def run_once(ctx: AppContext, name: str) -> dict[str, Any]:
+    return describe(await JOBS[name].run(ctx))
+
+
+class Scheduler:
+    """Run every job on its interval until stopped; a failing run is logged, never fatal."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for name, job in JOBS.items():
+            self._tasks.append(asyncio.create_task(self._loop(name, job), name=f"job:{name}"))
+
+    async def _loop(self, name: str, job: Job) -> None:
+        while True:
+            try:
+                await job.run(self.ctx)
+            except Exception:
+                log.exception("Job %s failed; it runs again in %.0f s", name, job.every(self.ctx))
+            await asyncio.sleep(job.every(self.ctx))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()

@@ -1,0 +1,95 @@
+"""Notifications and outgoing email as rows, written inside the caller's transaction."""
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from specialistly.clock import Clock
+from specialistly.notifications.models import Notification, OutboxEmail
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    body: str
+    kind: str
+
+
+class Notifier:
+    """Tell a specialist something in the app and by email, atomically with the cause."""
+
+    def __init__(self, *, clock: Clock, base_url: str) -> None:
+        self.clock, self.base_url = clock, base_url
+
+    def link(self, path: str) -> str:
+        return self.base_url + path
+
+    def notify(
+        self,
+        session: AsyncSession,
+        *,
+        specialist_id: int,
+        kind: str,
+        message: str,
+        link_path: str | None = None,
+        email: Email | None = None,
+    ) -> None:
+        now = self.clock.now()
+        link = self.link(link_path) if link_path else None
+        session.add(
+            Notification(
+                specialist_id=specialist_id,
+                kind=kind,
+                message=message,
+                link=link,
+                created_at=now,
+                read=False,
+            )
+        )
+        if email is not None:
+            self.queue_email(session, email)
+
+    def queue_email(self, session: AsyncSession, email: Email) -> None:
+        """Write the email to the outbox; it is delivered after the transaction commits."""
+        session.add(
+            OutboxEmail(
+                to_address=email.to,
+                subject=email.subject,
+                body=email.body,
+                kind=email.kind,
+                created_at=self.clock.now(),
+                attempts=0,
+            )
+        )
+
+
+async def list_for(session: AsyncSession, specialist_id: int) -> list[Notification]:
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.specialist_id == specialist_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(200)
+    )
+    return list(rows)
+
+
+async def count_for(session: AsyncSession, specialist_id: int, kind: str) -> int:
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.specialist_id == specialist_id, Notification.kind == kind)
+    )
+    return int(total or 0)
+
+
+async def mark_read(session: AsyncSession, specialist_id: int, notification_id: int) -> bool:
+    found = await session.get(Notification, notification_id)
+    if found is None or found.specialist_id != specialist_id:
+        return False
+    found.read = True
+    return True

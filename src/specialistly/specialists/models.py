@@ -1,0 +1,32 @@
+"""Specialists and their sign-in sessions."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from specialistly.db import Base, UTCDateTime
+
+
+class Specialist(Base):
+    __tablename__ = "specialists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SignInSession(Base):
+    """A signed-in browser: the cookie holds a random token, the row only its digest."""
+
+    __tablename__ = "sign_in_sessions"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    specialist_id: Mapped[int] = mapped_column(
+        ForeignKey("specialists.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

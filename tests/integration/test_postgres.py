@@ -1,0 +1,172 @@
+"""PostgreSQL: one refresh across OS processes, and keep-alive sweeps that share the work."""
+
+import asyncio
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from specialistly.app import create_app
+from specialistly.config import Settings
+from specialistly.connections.jobs import run_keepalive
+from specialistly.context import build_context
+from specialistly.db import upgrade_async
+from tests.harness import APP, FAST_RETRY, harness, live_settings
+from tests.servers import BIN, ROOT, clean_env, free_port, serving
+
+pytestmark = pytest.mark.postgres
+HOUR, DAY = 3600, 86_400
+
+
+async def test_200_concurrent_callers_refresh_once_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with harness(postgres_url, tmp_path) as h:
+        _, specialist = await h.connected()
+        await h.advance(HOUR)
+        tokens = await asyncio.gather(
+            *(h.ctx.connections.get_valid_token(specialist) for _ in range(200))
+        )
+        assert len({t.token for t in tokens}) == 1
+        assert await h.refreshes() == 1
+
+
+async def test_two_keepalive_sweeps_share_the_work_without_double_refreshes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with harness(postgres_url, tmp_path) as h:
+        for _ in range(12):
+            await h.connected()
+        await h.advance(31 * DAY)
+        other = build_context(
+            h.settings,
+            clock=h.ctx.clock,
+            zoom_transport=h.ctx.zoom_http._transport,
+            retry=FAST_RETRY,
+        )
+        try:
+            reports = await asyncio.gather(
+                *(
+                    run_keepalive(
+                        ctx.connections,
+                        ctx.db,
+                        ctx.clock,
+                        older_than=timedelta(days=30),
+                        concurrency=4,
+                    )
+                    for ctx in (h.ctx, other)
+                )
+            )
+        finally:
+            await other.close()
+        assert sum(r.refreshed for r in reports) == 12
+        assert await h.refreshes() == 12
+        assert all(r.needs_reconnect == 0 and r.failed == 0 for r in reports)
+
+
+def _env_for(s: Settings) -> dict[str, str]:
+    """The same configuration as environment variables, for other processes."""
+    secrets = {
+        name: value.get_secret_value()
+        for name, value in s.model_dump().items()
+        if hasattr(value, "get_secret_value")
+    }
+    plain = {
+        "zoom_user_managed_client_id",
+        "zoom_redirect_uri",
+        "zoom_client_id",
+        "zoom_account_id",
+        "zoom_oauth_base_url",
+        "zoom_api_base_url",
+        "database_url",
+        "public_base_url",
+    }
+    values = {name.upper(): str(getattr(s, name)) for name in plain}
+    values |= {name.upper(): value for name, value in secrets.items()}
+    return clean_env(**values, PYTHONPATH=str(ROOT))
+
+
+async def _connect_one_specialist(settings: Settings, sandbox_base: str) -> int:
+    """Sign up and connect Zoom through the app, over real HTTP to the standalone sandbox."""
+    app = create_app(settings, retry=FAST_RETRY)
+    ctx = app.state.ctx
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP) as browser,
+        httpx.AsyncClient(base_url=sandbox_base) as zoom,
+    ):
+        body = {
+            "name": "P",
+            "email": "procs@example.com",
+            "password": "long enough",
+            "timezone": "UTC",
+        }
+        specialist = int((await browser.post("/api/v1/specialists", json=body)).json()["id"])
+        authorize = (await browser.get("/api/v1/zoom/connect")).headers["location"]
+        consent = await zoom.post(
+            authorize, data={"email": "procs@zoom.example.com", "action": "approve"}
+        )
+        landed = await browser.get(consent.headers["location"])
+        assert landed.headers["location"] == "/dashboard?zoom=connected"
+    # Expire the access token as time would: every process now needs a refresh.
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE zoom_connections SET access_token_expires_at = now() - interval '1 minute'"
+            )
+        )
+    await ctx.close()
+    return specialist
+
+
+async def test_four_processes_asking_at_once_cause_exactly_one_refresh(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    sandbox_base = f"http://127.0.0.1:{port}"
+    settings = live_settings(
+        postgres_url,
+        tmp_path,
+        zoom_oauth_base_url=sandbox_base,
+        zoom_api_base_url=sandbox_base + "/v2",
+    )
+    await upgrade_async(postgres_url)
+    env = _env_for(settings)
+    args = [str(BIN / "specialistly"), "zoom-sandbox", "--port", str(port)]
+    with serving(
+        args, env=env, ready_url=sandbox_base + "/", cwd=tmp_path, log=tmp_path / "sandbox.log"
+    ):
+        specialist = await _connect_one_specialist(settings, sandbox_base)
+        start_at = time.time() + 3.0
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.integration.refresh_worker",
+                    str(specialist),
+                    str(start_at),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        outputs = [w.communicate(timeout=60) for w in workers]
+        async with httpx.AsyncClient(base_url=sandbox_base) as zoom:
+            stats = (await zoom.get("/_control/stats")).json()
+            issued = (await zoom.get("/_control/users/procs@zoom.example.com/tokens")).json()
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err
+    assert len({out.strip() for out, _ in outputs}) == 1  # all four got the same token
+    assert stats["token_requests"]["refresh_token"] == {"ok": 1}
+    everything = "".join(out + err for out, err in outputs)
+    for token in issued["access_tokens"]:
+        assert token["access_token"] not in everything
