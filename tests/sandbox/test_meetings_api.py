@@ -16,7 +16,7 @@ from tests.conftest import make_sandbox_config
 from tests.zoomkit import SandboxKit
 from zoom_sandbox import SandboxTransport, create_sandbox_app
 
-ZOOM_OPENAPI = Path(__file__).resolve().parents[3] / "shared" / "reference" / "zoom-openapi.yaml"
+ZOOM_OPENAPI = Path(__file__).resolve().parents[1] / "data" / "zoom-openapi.yaml"
 
 
 @cache
