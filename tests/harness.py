@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class Harness:
     sandbox_app: SandboxApp
     zoom: httpx.AsyncClient  # talks to the sandbox, as a browser and as the control API
     settings: Settings
+    slots_made: int = 0
 
     def client(self) -> httpx.AsyncClient:
         """A browser: its own cookie jar, redirects not followed."""
@@ -131,6 +133,51 @@ class Harness:
 
     async def emails(self, kind: str = "zoom_reconnect_needed") -> list[Any]:
         return await self.raw("SELECT to_address, body FROM outbox_emails WHERE kind = :k", k=kind)
+
+    async def add_slot(
+        self, browser: httpx.AsyncClient, start: str | None = None, minutes: int = 30
+    ) -> int:
+        """Offer a slot; by default one at a fresh hour some days ahead of the sandbox clock."""
+        if start is None:
+            self.slots_made += 1
+            moment = self.ctx.clock.now() + timedelta(days=3, hours=self.slots_made)
+            start = moment.replace(minute=0, second=0, microsecond=0).isoformat()
+        answer = await browser.post(
+            "/api/v1/slots", json={"start_time": start, "duration_minutes": minutes}
+        )
+        assert answer.status_code == 201, answer.text
+        return int(answer.json()["id"])
+
+    async def book(
+        self, slot_id: int, customer: str = "Casey Customer", **headers: str
+    ) -> httpx.Response:
+        email = customer.lower().replace(" ", ".") + "@example.com"
+        return await self.client().post(
+            "/api/v1/bookings",
+            json={"slot_id": slot_id, "customer_name": customer, "customer_email": email},
+            headers=headers,
+        )
+
+    async def zoom_meetings(self, zoom_email: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (await self.control("GET", f"/users/{zoom_email}/meetings"))[
+            "meetings"
+        ]
+        return found
+
+    async def settle_meetings(self, rounds: int = 40, step: float = 120) -> None:
+        """Run the meetings job, moving time on, until nothing is pending or due."""
+        from specialistly.jobs import run_once
+
+        for _ in range(rounds):
+            pending = await self.raw(
+                "SELECT COUNT(*) FROM bookings WHERE (status = 'confirmed' AND "
+                "meeting_status = 'pending') OR meeting_delete_pending"
+            )
+            if pending[0][0] == 0:
+                return
+            await self.advance(step)
+            await run_once(self.ctx, "meetings")
+        raise AssertionError("meetings did not settle")
 
     async def raw(self, sql: str, **params: Any) -> list[Any]:
         """Read the database with plain SQL, bypassing the models."""

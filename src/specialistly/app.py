@@ -7,13 +7,16 @@ import httpx
 from fastapi import FastAPI
 
 from specialistly import health
+from specialistly.bookings import views as booking_views
 from specialistly.clock import Clock
 from specialistly.config import SANDBOX_MOUNT, Settings, load_settings
 from specialistly.connections import views as connection_views
+from specialistly.connections import webhook_views
 from specialistly.context import AppContext, build_context
 from specialistly.jobs import Scheduler
 from specialistly.notifications import views as notification_views
 from specialistly.sandbox import mounted_sandbox
+from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
 from specialistly.zoom.transport import RetryPolicy
 from zoom_sandbox import SandboxApp, SandboxTransport
@@ -63,4 +66,7 @@ def create_app(
     app.include_router(specialist_views.router)
     app.include_router(connection_views.router)
     app.include_router(notification_views.router)
+    app.include_router(slot_views.router)
+    app.include_router(booking_views.router)
+    app.include_router(webhook_views.router)
     return app

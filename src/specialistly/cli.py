@@ -79,7 +79,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 @jobs_app.command("run-once")
 def jobs_run_once(
-    name: Annotated[str, typer.Argument(help="keepalive or outbox")],
+    name: Annotated[str, typer.Argument(help="keepalive, meetings or outbox")],
 ) -> None:
     """Run one job once, now, and print what it did."""
     from specialistly.context import build_context

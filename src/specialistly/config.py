@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     zoom_sandbox_webhook_url: str | None = None
     meeting_fallback: Literal["platform", "none"] | None = None
     zoom_http_timeout_seconds: float = Field(15.0, gt=0, le=120)
+    meetings_job_interval_seconds: float = Field(10.0, gt=0)
     keepalive_refresh_after_days: float = Field(30, gt=0, le=80)
     keepalive_interval_seconds: float = Field(3600, gt=0)
     keepalive_concurrency: int = Field(4, ge=1, le=64)

@@ -4,15 +4,19 @@ from dataclasses import dataclass
 
 import httpx
 
+from specialistly.bookings.flows import Bookings
+from specialistly.bookings.meetings import MeetingMaker
+from specialistly.bookings.service import wake_pending
 from specialistly.clock import Clock, SystemClock
 from specialistly.config import Settings
 from specialistly.connections.flows import Connections
+from specialistly.connections.platform import PlatformZoom
 from specialistly.db import Database
 from specialistly.notifications.email import EmailSender, sender_for
 from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
-from specialistly.zoom.api import ZoomApi
-from specialistly.zoom.oauth import AppCredentials, ZoomOAuth
+from specialistly.zoom.api import ZoomApi, ZoomMeetings
+from specialistly.zoom.oauth import AppCredentials, ZoomOAuth, ZoomServerToServer
 from specialistly.zoom.transport import RetryPolicy
 
 
@@ -26,6 +30,9 @@ class AppContext:
     email: EmailSender
     notifier: Notifier
     connections: Connections
+    platform: PlatformZoom
+    meetings: MeetingMaker
+    bookings: Bookings
 
     async def close(self) -> None:
         await self.zoom_http.aclose()
@@ -64,6 +71,23 @@ def build_context(
     connections = Connections(
         db=db, oauth=oauth, api=api, cipher=cipher, clock=clock, notifier=notifier
     )
+    platform = PlatformZoom(_server_to_server(settings, zoom_http, retry), clock)
+    maker = MeetingMaker(
+        db=db,
+        connections=connections,
+        platform=platform,
+        meetings=ZoomMeetings(api),
+        cipher=cipher,
+        clock=clock,
+        notifier=notifier,
+        fallback=settings.fallback,
+    )
+
+    async def wake(specialist_id: int) -> None:
+        async with db.transaction() as session:
+            await wake_pending(session, specialist_id, clock.now())
+
+    connections.on_connected.append(wake)
     return AppContext(
         settings=settings,
         db=db,
@@ -73,4 +97,23 @@ def build_context(
         email=sender_for(settings),
         notifier=notifier,
         connections=connections,
+        platform=platform,
+        meetings=maker,
+        bookings=Bookings(db=db, maker=maker, cipher=cipher, clock=clock, notifier=notifier),
+    )
+
+
+def _server_to_server(
+    settings: Settings, http: httpx.AsyncClient, retry: RetryPolicy
+) -> ZoomServerToServer | None:
+    if not settings.has_s2s or settings.zoom_client_secret is None:
+        return None
+    return ZoomServerToServer(
+        http,
+        oauth_base_url=settings.zoom_oauth_base_url,
+        app=AppCredentials(
+            settings.zoom_client_id or "", settings.zoom_client_secret.get_secret_value()
+        ),
+        account_id=settings.zoom_account_id or "",
+        retry=retry,
     )

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, is_dataclass
 from datetime import timedelta
 from typing import Any
 
+from specialistly.bookings.jobs import run_meetings
 from specialistly.connections.jobs import run_keepalive
 from specialistly.context import AppContext
 from specialistly.notifications.email import deliver_outbox
@@ -26,6 +27,10 @@ async def keepalive(ctx: AppContext) -> Any:
     )
 
 
+async def meetings(ctx: AppContext) -> Any:
+    return await run_meetings(ctx.meetings, ctx.db, ctx.clock)
+
+
 async def outbox(ctx: AppContext) -> Any:
     return {"sent": await deliver_outbox(ctx.db, ctx.email, ctx.clock)}
 
@@ -38,6 +43,7 @@ class Job:
 
 JOBS: dict[str, Job] = {
     "keepalive": Job(keepalive, lambda ctx: ctx.settings.keepalive_interval_seconds),
+    "meetings": Job(meetings, lambda ctx: ctx.settings.meetings_job_interval_seconds),
     "outbox": Job(outbox, lambda ctx: 5.0),
 }
 

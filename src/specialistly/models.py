@@ -6,6 +6,7 @@ FEATURE_MODELS: tuple[str, ...] = (
     "specialistly.specialists.models",
     "specialistly.connections.models",
     "specialistly.notifications.models",
+    "specialistly.bookings.models",
 )
 
 

@@ -170,3 +170,14 @@ async def test_four_processes_asking_at_once_cause_exactly_one_refresh(
     everything = "".join(out + err for out, err in outputs)
     for token in issued["access_tokens"]:
         assert token["access_token"] not in everything
+
+
+async def test_fifty_concurrent_bookings_of_one_slot_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with harness(postgres_url, tmp_path) as h:
+        browser, _ = await h.connected("pg-popular@zoom.example.com")
+        slot = await h.add_slot(browser)
+        answers = await asyncio.gather(*(h.book(slot, f"Customer {i}") for i in range(50)))
+        assert sorted(a.status_code for a in answers) == [201] + [409] * 49
+        assert len(await h.zoom_meetings("pg-popular@zoom.example.com")) == 1

@@ -79,6 +79,8 @@ class Connections:
         self.clock, self.notifier = clock, notifier
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._flights: dict[int, asyncio.Future[ZoomAccess]] = {}
+        # Called with the specialist's id after each successful connect (after commit).
+        self.on_connected: list[Callable[[int], Awaitable[None]]] = []
 
     # --- connecting -------------------------------------------------------------------
 
@@ -133,6 +135,8 @@ class Connections:
             connection.connected_at = now
             service.store_grant(connection, grant, self.cipher, now)
         log.info("Zoom connected for specialist %s", pending.specialist_id)
+        for hook in self.on_connected:
+            await hook(pending.specialist_id)
 
     async def _exchange(self, code: str, verifier: str) -> TokenGrant:
         try:
@@ -167,17 +171,17 @@ class Connections:
             )
 
     async def disconnect(self, specialist_id: int) -> None:
-        """Revoke the grant at Zoom (best effort), then delete the tokens and say so."""
+        """Delete the tokens and say so, then revoke the grant at Zoom (best effort).
+
+        Deleting first means Zoom's `app_deauthorized` webhook, which the revoke triggers,
+        finds nothing left to do.
+        """
         async with self._locks[specialist_id]:
-            async with self.db.reading() as session:
-                connection = await service.get(session, specialist_id)
-            stored = connection.access_token or connection.refresh_token if connection else None
-            if stored is not None:
-                await self._revoke_quietly(self.cipher.decrypt(stored))
             async with self.db.transaction() as session:
                 connection = await service.lock(session, specialist_id)
                 if connection is None:
                     return
+                stored = connection.access_token or connection.refresh_token
                 had_zoom = connection.status != ConnectionStatus.NOT_CONNECTED
                 service.mark_not_connected(connection, None, self.clock.now())
                 if had_zoom:
@@ -188,7 +192,30 @@ class Connections:
                         message="Zoom is disconnected. New bookings will not get Zoom links "
                         "until you connect Zoom again.",
                     )
+            if stored is not None:
+                await self._revoke_quietly(self.cipher.decrypt(stored))
         log.info("Zoom disconnected for specialist %s", specialist_id)
+
+    async def deauthorized(self, zoom_user_id: str) -> int:
+        """Zoom says the user removed our app: delete their tokens and tell the specialist."""
+        ended = 0
+        async with self.db.transaction() as session:
+            for connection in await service.by_zoom_user(session, zoom_user_id):
+                if connection.status == ConnectionStatus.NOT_CONNECTED:
+                    continue
+                service.mark_not_connected(
+                    connection, "The Specialistly app was removed in Zoom", self.clock.now()
+                )
+                self.notifier.notify(
+                    session,
+                    specialist_id=connection.specialist_id,
+                    kind="zoom_deauthorized",
+                    message="The Specialistly app was removed from your Zoom account, so Zoom "
+                    "is disconnected. Connect Zoom again to give new bookings Zoom links.",
+                    link_path=RECONNECT_PATH,
+                )
+                ended += 1
+        return ended
 
     # --- using tokens -----------------------------------------------------------------
 

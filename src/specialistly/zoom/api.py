@@ -37,6 +37,7 @@ class ZoomApi:
         params: dict[str, str | int] | None = None,
         base_url: str | None = None,
         retry_unknown_outcome: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> httpx.Response:
         """Send one call; raise typed errors for 401, 404, other 4xx and transient failures."""
         url = (base_url or self._base).rstrip("/") + path
@@ -44,7 +45,7 @@ class ZoomApi:
             lambda: self._http.request(
                 method, url, json=json, params=params, headers={"Authorization": f"Bearer {token}"}
             ),
-            self._retry,
+            retry or self._retry,
             retry_unknown_outcome=retry_unknown_outcome,
         )
         if response.status_code < 400:
@@ -64,3 +65,81 @@ class ZoomApi:
             return ZoomUser(str(body["id"]), str(body["email"]), body.get("account_id"))
         except KeyError:
             raise ZoomUnavailable("Zoom's /users/me answer was not understood") from None
+
+
+@dataclass(frozen=True)
+class ZoomMeeting:
+    id: int
+    join_url: str
+    start_url: str
+    start_time: str
+    agenda: str
+
+
+def _meeting(body: dict[str, Any]) -> ZoomMeeting:
+    try:
+        return ZoomMeeting(
+            id=int(body["id"]),
+            join_url=str(body["join_url"]),
+            start_url=str(body.get("start_url", "")),
+            start_time=str(body.get("start_time", "")),
+            agenda=str(body.get("agenda", "")),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ZoomUnavailable("Zoom's meeting answer was not understood") from None
+
+
+ONCE = RetryPolicy(attempts=1)
+
+
+class ZoomMeetings:
+    """Create, find and delete a host's meetings (`me`: the token's own user)."""
+
+    def __init__(self, api: ZoomApi) -> None:
+        self._api = api
+
+    async def create(
+        self, token: str, body: dict[str, Any], *, base_url: str | None
+    ) -> ZoomMeeting:
+        """POST once: a lost answer is not retried here, the caller looks before creating again."""
+        response = await self._api.request(
+            token,
+            "POST",
+            "/users/me/meetings",
+            json=body,
+            base_url=base_url,
+            retry_unknown_outcome=False,
+        )
+        return _meeting(json_body(response))
+
+    async def find_by_agenda(
+        self, token: str, marker: str, *, base_url: str | None
+    ) -> ZoomMeeting | None:
+        """Look through the host's upcoming meetings for one whose agenda carries `marker`."""
+        page_token = ""
+        while True:
+            params: dict[str, str | int] = {"type": "upcoming", "page_size": 300}
+            if page_token:
+                params["next_page_token"] = page_token
+            body = json_body(
+                await self._api.request(
+                    token, "GET", "/users/me/meetings", params=params, base_url=base_url
+                )
+            )
+            for item in body.get("meetings", []):
+                if isinstance(item, dict) and marker in str(item.get("agenda", "")):
+                    found = await self._api.request(
+                        token, "GET", f"/meetings/{int(item['id'])}", base_url=base_url
+                    )
+                    return _meeting(json_body(found))
+            page_token = str(body.get("next_page_token") or "")
+            if not page_token:
+                return None
+
+    async def delete(self, token: str, meeting_id: int, *, base_url: str | None) -> bool:
+        """Delete a meeting; answer False when Zoom says it is gone already (404 is fine)."""
+        try:
+            await self._api.request(token, "DELETE", f"/meetings/{meeting_id}", base_url=base_url)
+        except ZoomNotFound:
+            return False
+        return True

@@ -1,0 +1,65 @@
+"""What the customer and the specialist are told about a booking, in plain words."""
+
+from zoneinfo import ZoneInfo
+
+from specialistly.bookings.models import Booking, MeetingProvider
+from specialistly.notifications.service import Email
+from specialistly.specialists.models import Specialist
+
+PLATFORM_NOTE = (
+    "This meeting is hosted on Specialistly's own Zoom account, because the specialist's "
+    "Zoom account could not be used when you booked."
+)
+
+
+def _when(booking: Booking, timezone: str) -> str:
+    local = booking.start_time.astimezone(ZoneInfo(timezone))
+    return f"{local:%A %d %B %Y, %H:%M} ({timezone}), {booking.duration_minutes} minutes"
+
+
+def _where(booking: Booking) -> str:
+    if booking.meeting_provider == MeetingProvider.PLATFORM_ZOOM:
+        return f"Join on Zoom: {booking.join_url}\n{PLATFORM_NOTE}"
+    return f"Join on Zoom: {booking.join_url}"
+
+
+def customer_confirmation(booking: Booking, specialist: Specialist, manage_url: str) -> Email:
+    if booking.join_url:
+        where = _where(booking)
+    else:
+        where = "Your Zoom link will follow by email as soon as the meeting is created."
+    body = (
+        f"Hello {booking.customer_name},\n\nYour consultation with {specialist.name} is booked "
+        f"for {_when(booking, specialist.timezone)}.\n\n{where}\n\n"
+        f"See or cancel your booking: {manage_url}\nReference: {booking.reference}\n"
+    )
+    return Email(booking.customer_email, f"Booked: {specialist.name}", body, "booking_confirmation")
+
+
+def customer_link(booking: Booking, specialist: Specialist, manage_url: str) -> Email:
+    body = (
+        f"Hello {booking.customer_name},\n\nThe Zoom meeting for your consultation with "
+        f"{specialist.name} on {_when(booking, specialist.timezone)} is ready.\n\n"
+        f"{_where(booking)}\n\nYour booking: {manage_url}\nReference: {booking.reference}\n"
+    )
+    return Email(booking.customer_email, f"Your Zoom link: {specialist.name}", body, "booking_link")
+
+
+def specialist_notice(booking: Booking, specialist: Specialist, start_url: str) -> Email:
+    host = "your Zoom account"
+    if booking.meeting_provider == MeetingProvider.PLATFORM_ZOOM:
+        host = "Specialistly's Zoom account (yours could not be used)"
+    body = (
+        f"Hello {specialist.name},\n\n{booking.customer_name} <{booking.customer_email}> booked "
+        f"{_when(booking, specialist.timezone)}.\n\nThe meeting is on {host}. Start it as host: "
+        f"{start_url}\nReference: {booking.reference}\n"
+    )
+    return Email(specialist.email, f"New booking: {booking.customer_name}", body, "booking_host")
+
+
+def cancellation(booking: Booking, specialist: Specialist, to: str) -> Email:
+    body = (
+        f"The consultation of {booking.customer_name} with {specialist.name} on "
+        f"{_when(booking, specialist.timezone)} is cancelled. Reference: {booking.reference}\n"
+    )
+    return Email(to, f"Cancelled: {booking.reference}", body, "booking_cancelled")

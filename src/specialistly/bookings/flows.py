@@ -1,0 +1,188 @@
+"""Booking a slot and cancelling: the booking commits first, Zoom is called after."""
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from specialistly.bookings import emails, service
+from specialistly.bookings.meetings import MeetingMaker
+from specialistly.bookings.models import (
+    Booking,
+    BookingStatus,
+    IdempotencyKey,
+    MeetingStatus,
+)
+from specialistly.clock import Clock
+from specialistly.db import Database
+from specialistly.notifications.service import Notifier
+from specialistly.security import TokenCipher
+from specialistly.specialists.models import Slot, Specialist
+
+log = logging.getLogger(__name__)
+# How many tries a booking request makes for its meeting before the job takes over.
+IN_REQUEST_ROUNDS = 3
+
+
+class SlotNotFound(Exception):
+    """No such slot, or it was deleted."""
+
+
+class SlotTaken(Exception):
+    """The slot is booked already, or it has started."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The same Idempotency-Key came with a different request."""
+
+
+class BookingNotFound(Exception):
+    """No such booking for this caller (a wrong token looks the same as none)."""
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    email: str
+
+
+class Bookings:
+    """Book, read and cancel; meetings are made by `MeetingMaker` after each commit."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        maker: MeetingMaker,
+        cipher: TokenCipher,
+        clock: Clock,
+        notifier: Notifier,
+    ) -> None:
+        self.db, self.maker, self.cipher, self.clock, self.notifier = (
+            db,
+            maker,
+            cipher,
+            clock,
+            notifier,
+        )
+
+    async def book(
+        self, slot_id: int, customer: Customer, idempotency_key: str | None
+    ) -> tuple[Booking, bool]:
+        """Confirm the booking, then try for its meeting; answer it and whether it is new."""
+        digest = _request_digest(slot_id, customer)
+        try:
+            booking, new = await self._commit_booking(slot_id, customer, idempotency_key, digest)
+        except IntegrityError:
+            # Lost a race: for the same Idempotency-Key the winner's booking is ours too.
+            replay = await self._replay(idempotency_key, digest) if idempotency_key else None
+            if replay is None:
+                raise SlotTaken("this slot has just been booked") from None
+            booking, new = replay, False
+        if new:
+            await self.maker.ensure(booking.id, rounds=IN_REQUEST_ROUNDS)
+        return await self.get(booking.id), new
+
+    async def _commit_booking(
+        self, slot_id: int, customer: Customer, key: str | None, digest: str
+    ) -> tuple[Booking, bool]:
+        async with self.db.transaction() as session:
+            if key and (replay := await self._replay_in(session, key, digest)) is not None:
+                return replay, False
+            slot = await session.get(Slot, slot_id)
+            if slot is None or slot.deleted_at is not None:
+                raise SlotNotFound(f"no slot {slot_id}")
+            now = self.clock.now()
+            if slot.start_time <= now:
+                raise SlotTaken("this slot has started already")
+            booking = Booking(
+                slot_id=slot.id,
+                specialist_id=slot.specialist_id,
+                status=BookingStatus.CONFIRMED,
+                reference="SPL-" + secrets.token_hex(5).upper(),
+                customer_name=customer.name,
+                customer_email=customer.email,
+                manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
+                start_time=slot.start_time,
+                duration_minutes=slot.duration_minutes,
+                created_at=now,
+                meeting_status=MeetingStatus.PENDING,
+                meeting_attempts=0,
+                meeting_outcome_unknown=False,
+                meeting_delete_pending=False,
+            )
+            session.add(booking)
+            await session.flush()
+            if key:
+                session.add(
+                    IdempotencyKey(
+                        key=key, request_digest=digest, booking_id=booking.id, created_at=now
+                    )
+                )
+                await session.flush()
+        log.info("Booking %s confirmed for slot %s", booking.id, slot_id)
+        return booking, True
+
+    async def _replay(self, key: str, digest: str) -> Booking | None:
+        async with self.db.reading() as session:
+            return await self._replay_in(session, key, digest)
+
+    async def _replay_in(self, session: AsyncSession, key: str, digest: str) -> Booking | None:
+        stored = await session.get(IdempotencyKey, key)
+        if stored is None:
+            return None
+        if not hmac.compare_digest(stored.request_digest, digest):
+            raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
+        return await session.get(Booking, stored.booking_id)
+
+    async def get(self, booking_id: int) -> Booking:
+        async with self.db.reading() as session:
+            booking = await session.get(Booking, booking_id)
+        if booking is None:
+            raise BookingNotFound(booking_id)
+        return booking
+
+    async def for_customer(self, booking_id: int, token: str) -> Booking:
+        """The booking, if `token` is its manage token (else as if it did not exist)."""
+        booking = await self.get(booking_id)
+        if not hmac.compare_digest(self.cipher.decrypt(booking.manage_token), token):
+            raise BookingNotFound(booking_id)
+        return booking
+
+    def manage_token(self, booking: Booking) -> str:
+        return self.cipher.decrypt(booking.manage_token)
+
+    def start_url(self, booking: Booking) -> str | None:
+        return self.cipher.decrypt(booking.start_url) if booking.start_url else None
+
+    async def cancel(self, booking_id: int) -> Booking:
+        """Cancel, free the slot, tell both sides; then delete the Zoom meeting."""
+        async with self.db.transaction() as session:
+            booking = await service.locked(session, booking_id)
+            if booking is None:
+                raise BookingNotFound(booking_id)
+            if booking.status == BookingStatus.CANCELLED:
+                return booking
+            booking.status = BookingStatus.CANCELLED
+            booking.cancelled_at = self.clock.now()
+            # A created meeting, or a create whose answer never came, must not outlive it.
+            booking.meeting_delete_pending = booking.meeting_status == MeetingStatus.CREATED or (
+                booking.meeting_outcome_unknown
+            )
+            specialist = await session.get(Specialist, booking.specialist_id)
+            if specialist is not None:
+                for to in (booking.customer_email, specialist.email):
+                    self.notifier.queue_email(session, emails.cancellation(booking, specialist, to))
+        log.info("Booking %s cancelled", booking_id)
+        await self.maker.delete_if_pending(booking_id)
+        return await self.get(booking_id)
+
+
+def _request_digest(slot_id: int, customer: Customer) -> str:
+    raw = json.dumps([slot_id, customer.name, customer.email.lower()])
+    return hashlib.sha256(raw.encode()).hexdigest()

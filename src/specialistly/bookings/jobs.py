@@ -1,0 +1,31 @@
+"""The meetings job: make pending meetings when due, finish deletions of cancelled ones."""
+
+import logging
+from dataclasses import dataclass
+
+from specialistly.bookings import service
+from specialistly.bookings.meetings import MeetingMaker
+from specialistly.clock import Clock
+from specialistly.db import Database
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+@dataclass
+class MeetingsReport:
+    due: int = 0
+    deletions: int = 0
+
+
+async def run_meetings(maker: MeetingMaker, db: Database, clock: Clock) -> MeetingsReport:
+    async with db.reading() as session:
+        due = await service.due_for_meetings(session, clock.now(), BATCH)
+        deletions = await service.due_for_deletion(session, BATCH)
+    for booking_id in due:
+        await maker.ensure(booking_id)
+    for booking_id in deletions:
+        await maker.delete_if_pending(booking_id)
+    if due or deletions:
+        log.info("Meetings job: %d due, %d deletions", len(due), len(deletions))
+    return MeetingsReport(due=len(due), deletions=len(deletions))

@@ -1,0 +1,348 @@
+"""Exactly one Zoom meeting per booking, on the specialist's account or the platform's.
+
+Before every create the booking records that a create on that account may happen; a
+definite answer clears it. So after a lost answer, a timeout or a crash, the next attempt
+first looks for the booking's reference among the host's upcoming meetings.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from specialistly.bookings import emails, service
+from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider, MeetingStatus
+from specialistly.clock import Clock
+from specialistly.connections.errors import ZoomNotConnected, ZoomReauthorizationRequired
+from specialistly.connections.flows import Connections, ZoomAccess
+from specialistly.connections.platform import PlatformZoom
+from specialistly.db import Database
+from specialistly.notifications.service import Notifier
+from specialistly.security import TokenCipher
+from specialistly.specialists.models import Specialist
+from specialistly.zoom.api import ZoomMeeting, ZoomMeetings
+from specialistly.zoom.errors import ZoomApiError, ZoomError, ZoomUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SPECIALIST, PLATFORM = MeetingProvider.SPECIALIST_ZOOM, MeetingProvider.PLATFORM_ZOOM
+# The specialist's Zoom failing this many attempts in a row hands the meeting to the platform.
+FALLBACK_AFTER_ATTEMPTS = 3
+NOT_CONNECTED_RECHECK = timedelta(hours=1)
+
+
+@dataclass
+class Deferred(Exception):
+    """No meeting this time, and why; when to try again follows from the fields."""
+
+    reason: str
+    retry_after: float | None = None
+    failed: bool = False
+    wait_for_reconnect: bool = False
+
+
+class MeetingMaker:
+    """Make, find and delete bookings' meetings; the only code that calls Zoom for them."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        connections: Connections,
+        platform: PlatformZoom,
+        meetings: ZoomMeetings,
+        cipher: TokenCipher,
+        clock: Clock,
+        notifier: Notifier,
+        fallback: Literal["platform", "none"],
+    ) -> None:
+        self.db, self.connections, self.platform, self.meetings = (
+            db,
+            connections,
+            platform,
+            meetings,
+        )
+        self.cipher, self.clock, self.notifier = cipher, clock, notifier
+        self.use_platform = fallback == "platform" and platform.configured
+
+    async def ensure(self, booking_id: int, *, rounds: int = 1) -> None:
+        """Give a confirmed booking its meeting, trying up to `rounds` times now."""
+        for round_no in range(rounds):
+            async with self.db.transaction() as session:
+                booking = await service.claim_meeting(session, booking_id, self.clock.now())
+                if booking is None:
+                    return
+                specialist = await session.get(Specialist, booking.specialist_id)
+                assert specialist is not None
+                snapshot = _Snapshot.of(booking, specialist)
+            try:
+                provider, meeting = await self._make(snapshot)
+            except Deferred as deferred:
+                last = round_no == rounds - 1 or deferred.wait_for_reconnect or deferred.failed
+                await self._defer(booking_id, deferred, final=last)
+                if last:
+                    return
+                continue
+            await self._store(booking_id, provider, meeting)
+            return
+
+    # --- making ------------------------------------------------------------------------
+
+    async def _make(self, b: "_Snapshot") -> tuple[MeetingProvider, ZoomMeeting]:
+        if b.outcome_unknown and b.attempt_provider == PLATFORM:
+            return PLATFORM, await self._on_platform(b)
+        try:
+            return SPECIALIST, await self._on_specialist(b)
+        except (ZoomNotConnected, ZoomReauthorizationRequired) as exc:
+            reason = f"the specialist's Zoom cannot be used: {exc}"
+            if not self.use_platform or (b.outcome_unknown and b.attempt_provider == SPECIALIST):
+                # A create on their account may exist: only their account can tell us.
+                raise Deferred(reason, wait_for_reconnect=True) from None
+        except ZoomUnavailable as exc:
+            if not self.use_platform or b.attempts < FALLBACK_AFTER_ATTEMPTS:
+                raise Deferred(f"Zoom unavailable: {exc.reason}", exc.retry_after) from None
+            if b.outcome_unknown and b.attempt_provider == SPECIALIST:
+                raise Deferred(f"Zoom unavailable: {exc.reason}", exc.retry_after) from None
+        except ZoomApiError as exc:
+            if not self.use_platform:
+                raise Deferred(f"Zoom refused the meeting: {exc.message}", failed=True) from None
+        return PLATFORM, await self._on_platform(b)
+
+    async def _on_specialist(self, b: "_Snapshot") -> ZoomMeeting:
+        return await self.connections.call(
+            b.specialist_id, lambda access: self._once(b, SPECIALIST, access)
+        )
+
+    async def _on_platform(self, b: "_Snapshot") -> ZoomMeeting:
+        try:
+            return await self.platform.call(lambda access: self._once(b, PLATFORM, access))
+        except ZoomApiError as exc:
+            raise Deferred(f"Zoom refused the meeting: {exc.message}", failed=True) from None
+        except ZoomError as exc:
+            retry_after = exc.retry_after if isinstance(exc, ZoomUnavailable) else None
+            raise Deferred(f"Zoom unavailable: {exc}", retry_after) from None
+
+    async def _once(
+        self, b: "_Snapshot", provider: MeetingProvider, access: ZoomAccess
+    ) -> ZoomMeeting:
+        """Look first when a create on this account may have happened; else create."""
+        base = access.api_base_url
+        if b.outcome_unknown and b.attempt_provider == provider:
+            found = await self.meetings.find_by_agenda(access.token, b.reference, base_url=base)
+            if found is not None:
+                log.info("Meeting for booking %s found at Zoom; not creating another", b.id)
+                return found
+        await self._mark_attempt(b.id, provider)
+        b.outcome_unknown, b.attempt_provider = True, provider
+        try:
+            meeting = await self.meetings.create(access.token, b.meeting_body(), base_url=base)
+        except ZoomApiError:
+            await self._mark_attempt(b.id, provider, known=True)
+            raise
+        return meeting
+
+    async def _mark_attempt(
+        self, booking_id: int, provider: MeetingProvider, *, known: bool = False
+    ) -> None:
+        async with self.db.transaction() as session:
+            booking = await service.locked(session, booking_id)
+            if booking is not None:
+                booking.meeting_attempt_provider = provider
+                booking.meeting_outcome_unknown = not known
+
+    # --- recording ---------------------------------------------------------------------
+
+    async def _store(
+        self, booking_id: int, provider: MeetingProvider, meeting: ZoomMeeting
+    ) -> None:
+        orphan, specialist_id = False, 0
+        async with self.db.transaction() as session:
+            booking = await service.locked(session, booking_id)
+            assert booking is not None
+            specialist_id = booking.specialist_id
+            duplicate = booking.meeting_status == MeetingStatus.CREATED
+            if duplicate and booking.zoom_meeting_id == meeting.id:
+                return
+            orphan = duplicate
+            if not duplicate:
+                self._record(booking, provider, meeting)
+                if booking.status == BookingStatus.CANCELLED:
+                    booking.meeting_delete_pending = True  # cancelled while we were creating
+                else:
+                    await self._tell_meeting_ready(session, booking)
+        if orphan:
+            await self._delete_at_zoom(provider, specialist_id, meeting.id)
+        else:
+            await self.delete_if_pending(booking_id)
+        log.info("Meeting created for booking %s on %s", booking_id, provider.value)
+
+    def _record(self, booking: Booking, provider: MeetingProvider, meeting: ZoomMeeting) -> None:
+        booking.meeting_status = MeetingStatus.CREATED
+        booking.meeting_provider = provider
+        booking.zoom_meeting_id = meeting.id
+        booking.join_url = meeting.join_url
+        booking.start_url = self.cipher.encrypt(meeting.start_url) if meeting.start_url else None
+        booking.meeting_outcome_unknown = False
+        booking.meeting_attempt_provider = provider
+        booking.meeting_claimed_until = None
+        booking.meeting_next_attempt_at = None
+        booking.meeting_last_error = None
+
+    async def _tell_meeting_ready(self, session: AsyncSession, booking: Booking) -> None:
+        specialist = await _specialist(session, booking.specialist_id)
+        manage = self.notifier.link(f"/bookings/{booking.id}")
+        if booking.customer_confirmed_at is None:
+            self.notifier.queue_email(
+                session, emails.customer_confirmation(booking, specialist, manage)
+            )
+            booking.customer_confirmed_at = self.clock.now()
+        else:
+            self.notifier.queue_email(session, emails.customer_link(booking, specialist, manage))
+        booking.customer_link_sent_at = self.clock.now()
+        start_url = self.cipher.decrypt(booking.start_url) if booking.start_url else ""
+        self.notifier.queue_email(session, emails.specialist_notice(booking, specialist, start_url))
+
+    async def _defer(self, booking_id: int, deferred: Deferred, *, final: bool) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            booking = await service.locked(session, booking_id)
+            if booking is None or booking.meeting_status != MeetingStatus.PENDING:
+                return
+            booking.meeting_last_error = deferred.reason
+            booking.meeting_claimed_until = None
+            if deferred.failed:
+                booking.meeting_status = MeetingStatus.FAILED
+                self.notifier.notify(
+                    session,
+                    specialist_id=booking.specialist_id,
+                    kind="meeting_failed",
+                    message=f"Zoom refused the meeting for booking {booking.reference}: "
+                    f"{deferred.reason}. Contact {booking.customer_email} with another link.",
+                )
+            elif deferred.wait_for_reconnect:
+                booking.meeting_next_attempt_at = now + NOT_CONNECTED_RECHECK
+            else:
+                booking.meeting_next_attempt_at = service.backoff(
+                    booking.meeting_attempts, now, deferred.retry_after
+                )
+            if final and booking.customer_confirmed_at is None:
+                specialist = await _specialist(session, booking.specialist_id)
+                manage = self.notifier.link(f"/bookings/{booking.id}")
+                self.notifier.queue_email(
+                    session, emails.customer_confirmation(booking, specialist, manage)
+                )
+                booking.customer_confirmed_at = now
+        log.warning("Meeting for booking %s deferred: %s", booking_id, deferred.reason)
+
+    # --- deleting ----------------------------------------------------------------------
+
+    async def delete_if_pending(self, booking_id: int) -> None:
+        """Finish deleting a cancelled booking's meeting at Zoom; a 404 counts as done."""
+        async with self.db.reading() as session:
+            booking = await session.get(Booking, booking_id)
+            if booking is None or not booking.meeting_delete_pending:
+                return
+            snapshot = _Snapshot.of(booking, None)
+            meeting_id, provider = booking.zoom_meeting_id, booking.meeting_provider
+            specialist_id = booking.specialist_id
+        try:
+            if meeting_id is None and snapshot.attempt_provider is not None:
+                # A create whose answer never came: find it by reference before giving up.
+                found = await self._find(snapshot)
+                meeting_id, provider = (
+                    (found.id, snapshot.attempt_provider) if found else (None, None)
+                )
+            if meeting_id is not None and provider is not None:
+                await self._delete_at_zoom(provider, specialist_id, meeting_id)
+        except (ZoomError, ZoomNotConnected, ZoomReauthorizationRequired) as exc:
+            log.warning("Meeting of booking %s not deleted yet: %s", booking_id, exc)
+            return
+        async with self.db.transaction() as session:
+            booking = await service.locked(session, booking_id)
+            if booking is not None:
+                booking.meeting_delete_pending = False
+                booking.meeting_outcome_unknown = False
+                booking.join_url = booking.start_url = None
+
+    async def _find(self, b: "_Snapshot") -> ZoomMeeting | None:
+        async def look(access: ZoomAccess) -> ZoomMeeting | None:
+            return await self.meetings.find_by_agenda(
+                access.token, b.reference, base_url=access.api_base_url
+            )
+
+        return await self._as(b.attempt_provider, b.specialist_id, look)
+
+    async def _delete_at_zoom(
+        self, provider: MeetingProvider, specialist_id: int, meeting_id: int
+    ) -> None:
+        async def delete(access: ZoomAccess) -> bool:
+            return await self.meetings.delete(
+                access.token, meeting_id, base_url=access.api_base_url
+            )
+
+        await self._as(provider, specialist_id, delete)
+
+    async def _as(
+        self,
+        provider: MeetingProvider | None,
+        specialist_id: int,
+        work: Callable[[ZoomAccess], Awaitable[T]],
+    ) -> T:
+        if provider == PLATFORM:
+            return await self.platform.call(work)
+        return await self.connections.call(specialist_id, work)
+
+
+async def _specialist(session: AsyncSession, specialist_id: int) -> Specialist:
+    found = await session.get(Specialist, specialist_id)
+    if found is None:  # the foreign key makes this impossible short of a broken database
+        raise LookupError(f"specialist {specialist_id} is missing")
+    return found
+
+
+@dataclass
+class _Snapshot:
+    """What a meeting attempt needs of a booking, read once under the claim."""
+
+    id: int
+    specialist_id: int
+    reference: str
+    start_time: Any
+    duration_minutes: int
+    timezone: str
+    specialist_name: str
+    customer_name: str
+    attempts: int
+    outcome_unknown: bool
+    attempt_provider: MeetingProvider | None
+
+    @classmethod
+    def of(cls, booking: Booking, specialist: Specialist | None) -> "_Snapshot":
+        return cls(
+            id=booking.id,
+            specialist_id=booking.specialist_id,
+            reference=booking.reference,
+            start_time=booking.start_time,
+            duration_minutes=booking.duration_minutes,
+            timezone=specialist.timezone if specialist else "UTC",
+            specialist_name=specialist.name if specialist else "",
+            customer_name=booking.customer_name,
+            attempts=booking.meeting_attempts,
+            outcome_unknown=booking.meeting_outcome_unknown,
+            attempt_provider=booking.meeting_attempt_provider,
+        )
+
+    def meeting_body(self) -> dict[str, Any]:
+        """Zoom's create body: UTC start with Z plus the specialist's zone, reference in agenda."""
+        return {
+            "topic": f"{self.specialist_name} · {self.customer_name}"[:200],
+            "type": 2,
+            "start_time": self.start_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration": self.duration_minutes,
+            "timezone": self.timezone,
+            "agenda": f"Specialistly booking {self.reference}",
+            "settings": {"join_before_host": False, "waiting_room": True},
+        }

@@ -1,0 +1,152 @@
+"""Bookings over HTTP: customers book and manage with their token; specialists see theirs."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from specialistly.bookings import service
+from specialistly.bookings.flows import (
+    BookingNotFound,
+    Customer,
+    IdempotencyKeyReused,
+    SlotNotFound,
+    SlotTaken,
+)
+from specialistly.bookings.models import Booking
+from specialistly.deps import Ctx, CurrentSpecialist, MaybeSpecialist
+
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ManageToken = Annotated[
+    str | None, Query(max_length=200, description="the customer's manage_token")
+]
+
+
+class NewBooking(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    slot_id: int = Field(ge=1, le=2**31 - 1)
+    customer_name: str = Field(min_length=1, max_length=200)
+    customer_email: EmailStr = Field(max_length=320)
+
+
+class MeetingOut(BaseModel):
+    status: Literal["created", "pending", "failed"]
+    provider: Literal["specialist_zoom", "platform_zoom"] | None
+    join_url: str | None
+
+
+class BookingOut(BaseModel):
+    id: int
+    status: Literal["confirmed", "cancelled"]
+    reference: str
+    slot_id: int
+    start_time: datetime
+    duration_minutes: int
+    customer_name: str
+    customer_email: str
+    manage_token: str | None = None
+    meeting: MeetingOut
+    start_url: str | None = Field(None, description="the host's start link (specialist only)")
+
+
+def _out(
+    booking: Booking, *, manage_token: str | None = None, start_url: str | None = None
+) -> BookingOut:
+    created = booking.meeting_status.value == "created"
+    return BookingOut(
+        id=booking.id,
+        status=booking.status.value,
+        reference=booking.reference,
+        slot_id=booking.slot_id,
+        start_time=booking.start_time,
+        duration_minutes=booking.duration_minutes,
+        customer_name=booking.customer_name,
+        customer_email=booking.customer_email,
+        manage_token=manage_token,
+        meeting=MeetingOut(
+            status=booking.meeting_status.value,
+            provider=booking.meeting_provider.value
+            if created and booking.meeting_provider
+            else None,
+            join_url=booking.join_url if created else None,
+        ),
+        start_url=start_url,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        404: {"description": "No such slot"},
+        409: {"description": "Slot taken"},
+        422: {"description": "Bad input, or an Idempotency-Key reused for another request"},
+    },
+)
+async def book(
+    body: NewBooking,
+    ctx: Ctx,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> BookingOut:
+    """Book a slot. The booking is confirmed whatever Zoom does; the meeting follows."""
+    customer = Customer(body.customer_name, str(body.customer_email))
+    try:
+        booking, _ = await ctx.bookings.book(body.slot_id, customer, idempotency_key)
+    except SlotNotFound:
+        raise HTTPException(404, "No such slot.") from None
+    except SlotTaken as taken:
+        raise HTTPException(409, f"Slot not available: {taken}.") from None
+    except IdempotencyKeyReused as reused:
+        raise HTTPException(422, str(reused)) from None
+    return _out(booking, manage_token=ctx.bookings.manage_token(booking))
+
+
+async def _visible(
+    booking_id: int, token: str | None, specialist: MaybeSpecialist, ctx: Ctx
+) -> tuple[Booking, bool]:
+    """The booking for its customer (by token) or its specialist; else 404 alike."""
+    try:
+        if token:
+            return await ctx.bookings.for_customer(booking_id, token), False
+        booking = await ctx.bookings.get(booking_id)
+    except BookingNotFound:
+        raise HTTPException(404, "No such booking.") from None
+    if specialist is None or booking.specialist_id != specialist.id:
+        raise HTTPException(404, "No such booking.")
+    return booking, True
+
+
+def _for(booking: Booking, as_specialist: bool, token: str | None, ctx: Ctx) -> BookingOut:
+    if as_specialist:
+        return _out(booking, start_url=ctx.bookings.start_url(booking))
+    return _out(booking, manage_token=token)
+
+
+@router.get("/{booking_id}", responses={404: {"description": "No such booking"}})
+async def get_booking(
+    booking_id: DbId, ctx: Ctx, specialist: MaybeSpecialist, token: ManageToken = None
+) -> BookingOut:
+    """Read a booking with its manage token, or as its specialist."""
+    booking, as_specialist = await _visible(booking_id, token, specialist, ctx)
+    return _for(booking, as_specialist, token, ctx)
+
+
+@router.post("/{booking_id}/cancel", responses={404: {"description": "No such booking"}})
+async def cancel_booking(
+    booking_id: DbId, ctx: Ctx, specialist: MaybeSpecialist, token: ManageToken = None
+) -> BookingOut:
+    """Cancel: the slot is free again and the Zoom meeting is deleted."""
+    booking, as_specialist = await _visible(booking_id, token, specialist, ctx)
+    cancelled = await ctx.bookings.cancel(booking.id)
+    return _for(cancelled, as_specialist, token, ctx)
+
+
+@router.get("", responses={401: {"description": "Signed out"}})
+async def my_bookings(specialist: CurrentSpecialist, ctx: Ctx) -> list[BookingOut]:
+    """The signed-in specialist's bookings, newest start first, with the host's start links."""
+    async with ctx.db.reading() as session:
+        rows = await service.of_specialist(session, specialist.id)
+    return [_out(b, start_url=ctx.bookings.start_url(b)) for b in rows]

@@ -1,0 +1,58 @@
+"""POST /api/zoom/webhooks: Zoom's signed events, verified over the raw body."""
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from specialistly.deps import Ctx
+from specialistly.zoom.webhooks import signature_valid, url_validation_answer
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["zoom webhooks"])
+MAX_AGE_SECONDS = 300
+MAX_BODY = 64 * 1024
+
+
+@router.post(
+    "/api/zoom/webhooks",
+    responses={
+        401: {"description": "Missing or bad signature, or a stale timestamp"},
+        400: {"description": "Not a JSON event"},
+    },
+)
+async def zoom_webhook(request: Request, ctx: Ctx) -> JSONResponse:
+    """Verify Zoom's signature and timestamp, then answer or act on the event."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, "Event too large.")
+    secret = ctx.settings.zoom_webhook_secret_token
+    timestamp = request.headers.get("x-zm-request-timestamp", "")
+    signature = request.headers.get("x-zm-signature", "")
+    if secret is None or not timestamp.isdigit() or not signature:
+        raise HTTPException(401, "Missing Zoom signature.")
+    if abs(ctx.clock.now().timestamp() - int(timestamp)) > MAX_AGE_SECONDS:
+        raise HTTPException(401, "Stale timestamp: the event is more than 5 minutes old.")
+    if not signature_valid(secret.get_secret_value(), timestamp, body, signature):
+        raise HTTPException(401, "Bad Zoom signature.")
+    try:
+        event: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(400, "The event is not JSON.") from None
+    if not isinstance(event, dict):
+        raise HTTPException(400, "The event is not a JSON object.")
+    kind = str(event.get("event", ""))
+    found = event.get("payload")
+    payload: dict[str, Any] = found if isinstance(found, dict) else {}
+    if kind == "endpoint.url_validation":
+        plain = str(payload.get("plainToken", ""))
+        return JSONResponse(url_validation_answer(secret.get_secret_value(), plain))
+    if kind == "app_deauthorized":
+        user_id = str(payload.get("user_id", ""))
+        ended = await ctx.connections.deauthorized(user_id) if user_id else 0
+        log.info("Zoom app deauthorized by a user: %d connection(s) ended", ended)
+        return JSONResponse({"status": "ok"})
+    log.info("Zoom event %r ignored", kind[:80])
+    return JSONResponse({"status": "ignored"})
