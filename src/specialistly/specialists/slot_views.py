@@ -1,6 +1,6 @@
 """Slots over HTTP: a specialist manages theirs; anyone lists specialists and open slots."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response
@@ -31,7 +31,7 @@ class SlotOut(BaseModel):
     def of(cls, slot: Slot, available: bool) -> "SlotOut":
         return cls(
             id=slot.id,
-            start_time=slot.start_time,
+            start_time=slot.start_time.astimezone(UTC),
             duration_minutes=slot.duration_minutes,
             available=available,
         )

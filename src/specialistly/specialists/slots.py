@@ -9,6 +9,7 @@ from specialistly.bookings.models import Booking, BookingStatus
 from specialistly.specialists.models import Slot, Specialist
 
 LONGEST_SLOT = timedelta(hours=8)
+FURTHEST_AHEAD = timedelta(days=2 * 366)
 
 
 class SlotRejected(Exception):
@@ -25,6 +26,8 @@ async def create(
     """Add a slot in the future that overlaps none of the specialist's others."""
     if start <= now:
         raise SlotRejected("start_time must be in the future")
+    if start > now + FURTHEST_AHEAD:
+        raise SlotRejected("start_time is too far ahead: at most two years from now")
     # Serialise slot changes per specialist so two requests cannot both pass the check.
     await session.execute(
         select(Specialist.id).where(Specialist.id == specialist_id).with_for_update()
@@ -91,5 +94,5 @@ async def upcoming(
         .order_by(Slot.start_time)
         .limit(500)
     )
-    found = [(slot, bool(free)) for slot, free in rows.tuples()]
+    found = [(slot, bool(free)) for slot, free in rows.all()]
     return [(s, free) for s, free in found if free or not available_only]
