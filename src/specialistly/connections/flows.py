@@ -134,6 +134,7 @@ class Connections:
             connection.zoom_user_id, connection.zoom_email = user.id, user.email
             connection.connected_at = now
             service.store_grant(connection, grant, self.cipher, now)
+            service.record_refresh(session, pending.specialist_id, "connected", None, now)
         log.info("Zoom connected for specialist %s", pending.specialist_id)
         for hook in self.on_connected:
             await hook(pending.specialist_id)
@@ -324,9 +325,11 @@ class Connections:
             if exc.outcome_unknown:
                 connection.refresh_answer_lost_at = now
             service.record_transient_failure(connection, f"Zoom unavailable: {exc.reason}", now)
+            service.record_refresh(session, connection.specialist_id, "transient", exc.reason, now)
             log.warning("Failed to refresh Zoom token for now (will retry): %s", exc.reason)
             return _Outcome(failure=exc)
         service.store_grant(connection, grant, self.cipher, self.clock.now())
+        service.record_refresh(session, connection.specialist_id, "ok", None, self.clock.now())
         expiry = connection.access_token_expires_at
         assert expiry is not None
         log.info("Zoom access token refreshed successfully, new expiry: %s", expiry.isoformat())
@@ -340,6 +343,7 @@ class Connections:
             # invalid_client and the like: our configuration, not the specialist's grant.
             reason = f"Zoom refused the platform's app credentials ({exc.error}: {exc.reason})"
             service.record_transient_failure(connection, reason, now)
+            service.record_refresh(session, connection.specialist_id, "transient", reason, now)
             log.error("Failed to refresh Zoom token: %s", reason)
             return ZoomUnavailable(reason)
         reason = f"Zoom rejected the refresh token ({exc.reason or exc.error})"
@@ -350,6 +354,7 @@ class Connections:
             )
         else:
             reason += ": the app was removed or re-authorized in Zoom, or the grant expired"
+        service.record_refresh(session, connection.specialist_id, "dead", reason, now)
         if service.mark_needs_reconnect(connection, reason, now):
             await self._tell_reconnect(session, connection.specialist_id)
         log.warning("Failed to refresh Zoom token: %s", reason)

@@ -66,3 +66,17 @@ class OAuthState(Base):
     )
     code_verifier: Mapped[str] = mapped_column(Text)  # encrypted like the tokens
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RefreshEvent(Base):
+    """One refresh attempt's outcome, for the specialist's view of their token's health."""
+
+    __tablename__ = "zoom_refresh_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    specialist_id: Mapped[int] = mapped_column(
+        ForeignKey("specialists.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(20))  # connected, ok, transient, dead
+    detail: Mapped[str | None] = mapped_column(Text)

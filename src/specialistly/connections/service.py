@@ -8,7 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from specialistly.connections.models import ConnectionStatus, OAuthState, ZoomConnection
+from specialistly.connections.models import (
+    ConnectionStatus,
+    OAuthState,
+    RefreshEvent,
+    ZoomConnection,
+)
 from specialistly.security import TokenCipher
 from specialistly.zoom.oauth import TokenGrant
 
@@ -99,3 +104,21 @@ async def take_state(session: AsyncSession, state_digest: str) -> OAuthState | N
     if found is not None:
         await session.delete(found)
     return found
+
+
+def record_refresh(
+    session: AsyncSession, specialist_id: int, outcome: str, detail: str | None, now: datetime
+) -> None:
+    session.add(RefreshEvent(specialist_id=specialist_id, at=now, outcome=outcome, detail=detail))
+
+
+async def recent_refreshes(
+    session: AsyncSession, specialist_id: int, limit: int = 8
+) -> list[RefreshEvent]:
+    rows = await session.scalars(
+        select(RefreshEvent)
+        .where(RefreshEvent.specialist_id == specialist_id)
+        .order_by(RefreshEvent.at.desc(), RefreshEvent.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
