@@ -1,8 +1,8 @@
 """POST /api/zoom/webhooks: Zoom's signed events, verified over the raw body."""
 
 import json
-import re
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
