@@ -5,8 +5,9 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from specialistly import health
+from specialistly import errors, health
 from specialistly.bookings import views as booking_views
 from specialistly.clock import Clock
 from specialistly.config import SANDBOX_MOUNT, Settings, load_settings
@@ -18,6 +19,10 @@ from specialistly.notifications import views as notification_views
 from specialistly.sandbox import mounted_sandbox
 from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
+from specialistly.web import account as account_pages
+from specialistly.web import dashboard as dashboard_pages
+from specialistly.web import public as public_pages
+from specialistly.web.pages import STATIC
 from specialistly.zoom.transport import RetryPolicy
 from zoom_sandbox import SandboxApp, SandboxTransport
 
@@ -61,6 +66,7 @@ def create_app(
         settings, clock=clock, zoom_transport=zoom_transport, retry=retry
     )
     app.state.ctx = ctx
+    errors.install(app)
     app.state.sandbox = sandbox
     app.include_router(health.router)
     app.include_router(specialist_views.router)
@@ -69,4 +75,8 @@ def create_app(
     app.include_router(slot_views.router)
     app.include_router(booking_views.router)
     app.include_router(webhook_views.router)
+    app.include_router(public_pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(dashboard_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -6,12 +6,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy.exc import IntegrityError
 
 from specialistly.deps import SESSION_COOKIE, Ctx, CurrentSpecialist
-from specialistly.security import hash_password, verify_password
-from specialistly.specialists import service
+from specialistly.specialists import accounts, service
 from specialistly.specialists.models import Specialist
+from specialistly.text import Text
 
 router = APIRouter(prefix="/api/v1", tags=["specialists"])
 
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["specialists"])
 def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError("not an IANA time zone, e.g. Europe/Berlin") from None
     return name
 
@@ -27,15 +26,15 @@ def _zone(name: str) -> str:
 class SignUp(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=8, max_length=256)
-    timezone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+    password: Text = Field(min_length=8, max_length=256)
+    timezone: Annotated[Text, Field(min_length=1, max_length=64), AfterValidator(_zone)]
 
 
 class Login(BaseModel):
-    email: str = Field(max_length=320)
-    password: str = Field(max_length=256)
+    email: Text = Field(max_length=320)
+    password: Text = Field(max_length=256)
 
 
 class SpecialistOut(BaseModel):
@@ -56,7 +55,7 @@ class SpecialistOut(BaseModel):
         )
 
 
-def _set_session_cookie(response: Response, token: str, ctx: Ctx) -> None:
+def set_session_cookie(response: Response, token: str, ctx: Ctx) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -71,35 +70,31 @@ def _set_session_cookie(response: Response, token: str, ctx: Ctx) -> None:
 @router.post("/specialists", status_code=201, responses={409: {"description": "Email taken"}})
 async def sign_up(body: SignUp, response: Response, ctx: Ctx) -> SpecialistOut:
     """Create a specialist account and sign it in."""
-    now = ctx.clock.now()
-    specialist = Specialist(
-        name=body.name,
-        email=body.email.lower(),
-        password_hash=hash_password(body.password),
-        timezone=body.timezone,
-        created_at=now,
-    )
     try:
-        async with ctx.db.transaction() as session:
-            session.add(specialist)
-            await session.flush()
-            token = await service.start_session(session, specialist.id, now)
-    except IntegrityError:
+        specialist, token = await accounts.register(
+            ctx.db,
+            name=body.name,
+            email=body.email,
+            password=body.password,
+            timezone=body.timezone,
+            now=ctx.clock.now(),
+        )
+    except accounts.EmailTaken:
         raise HTTPException(409, "An account with this email exists already.") from None
-    _set_session_cookie(response, token, ctx)
+    set_session_cookie(response, token, ctx)
     return SpecialistOut.of(specialist)
 
 
 @router.post("/auth/login", responses={401: {"description": "Wrong email or password"}})
 async def log_in(body: Login, response: Response, ctx: Ctx) -> SpecialistOut:
     """Sign in with email and password; the answer sets the session cookie."""
-    async with ctx.db.transaction() as session:
-        specialist = await service.by_email(session, body.email)
-        if not verify_password(specialist.password_hash if specialist else None, body.password):
-            raise HTTPException(401, "Wrong email or password.")
-        assert specialist is not None
-        token = await service.start_session(session, specialist.id, ctx.clock.now())
-    _set_session_cookie(response, token, ctx)
+    try:
+        specialist, token = await accounts.log_in(
+            ctx.db, email=body.email, password=body.password, now=ctx.clock.now()
+        )
+    except accounts.WrongCredentials:
+        raise HTTPException(401, "Wrong email or password.") from None
+    set_session_cookie(response, token, ctx)
     return SpecialistOut.of(specialist)
 
 

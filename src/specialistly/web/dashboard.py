@@ -1,0 +1,216 @@
+"""The specialist's dashboard: Zoom and its token health, times, bookings, notifications."""
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from specialistly.bookings import service as bookings
+from specialistly.bookings.models import BookingStatus, MeetingProvider
+from specialistly.connections import service as connections
+from specialistly.deps import Ctx, MaybeSpecialist
+from specialistly.notifications import service as notifications
+from specialistly.specialists import slots
+from specialistly.specialists.models import Specialist
+from specialistly.web.pages import form_data, local, render
+
+router = APIRouter(include_in_schema=False)
+DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+CONNECT_ERRORS = {
+    "access_denied": "You chose Deny on Zoom's page, so Zoom is not connected. Connect again "
+    "whenever you are ready.",
+    "invalid_state": "That Zoom sign-in link was not valid any more: it was used already or "
+    "started in another sign-in. Start again with Connect Zoom.",
+    "expired_state": "The Zoom sign-in took longer than 10 minutes. Start again with Connect Zoom.",
+    "invalid_code": "Zoom did not accept the sign-in, perhaps because it took too long. Start "
+    "again with Connect Zoom.",
+    "missing_scopes": "The platform's Zoom app lacks a permission Specialistly needs ({missing}). "
+    "The platform operator must add it to the Zoom app; then connect again.",
+    "zoom_unavailable": "Zoom did not answer just now. Try again in a minute.",
+}
+EVENT_LABELS = {
+    "connected": "connected",
+    "ok": "renewed",
+    "transient": "Zoom busy, retried",
+    "dead": "ended by Zoom",
+}
+
+
+def _flash(zoom: str | None, reason: str | None, missing: str | None) -> dict[str, str] | None:
+    if zoom == "connected":
+        return {
+            "tone": "good",
+            "title": "Zoom is connected.",
+            "text": " Every booking now gets a Zoom link at once.",
+        }
+    if zoom == "error":
+        text = CONNECT_ERRORS.get(reason or "", "Zoom could not be connected. Try again.")
+        return {
+            "tone": "bad",
+            "title": "Zoom is not connected.",
+            "text": " " + text.format(missing=missing or "a meeting or user scope"),
+        }
+    return None
+
+
+async def _zoom_card(ctx: Ctx, specialist: Specialist) -> dict[str, Any]:
+    async with ctx.db.reading() as session:
+        row = await connections.get(session, specialist.id)
+        events = await connections.recent_refreshes(session, specialist.id)
+    if row is None:
+        return {"status": "not_connected"}
+    zone, now = specialist.timezone, ctx.clock.now()
+    left = 0
+    if row.access_token_expires_at is not None and row.access_token is not None:
+        left = max(0, int((row.access_token_expires_at - now).total_seconds() // 60))
+    return {
+        "status": row.status.value,
+        "status_label": {
+            "connected": "Connected",
+            "needs_reconnect": "Needs reconnecting",
+            "not_connected": "Not connected",
+        }[row.status.value],
+        "email": row.zoom_email,
+        "minutes_left": min(left, 60),
+        "last_refreshed": local(row.last_refreshed_at, zone) if row.last_refreshed_at else None,
+        "reason": row.last_error or "",
+        "events": [
+            {
+                "outcome": e.outcome,
+                "label": EVENT_LABELS.get(e.outcome, e.outcome),
+                "at": local(e.at, zone),
+            }
+            for e in events
+        ],
+    }
+
+
+def _slot_label(start: datetime, minutes: int, zone: str) -> str:
+    return f"{local(start, zone)} · {minutes} min"
+
+
+async def _page(
+    request: Request,
+    ctx: Ctx,
+    me: Specialist,
+    *,
+    slot_error: str | None = None,
+    slot_values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    q = request.query_params
+    now, zone = ctx.clock.now(), me.timezone
+    async with ctx.db.reading() as session:
+        found = await slots.upcoming(session, me.id, now, available_only=False)
+        rows = await bookings.of_specialist(session, me.id)
+        notes = await notifications.list_for(session, me.id)
+    upcoming = [
+        b
+        for b in reversed(rows)
+        if b.status == BookingStatus.CONFIRMED
+        and b.start_time + timedelta(minutes=b.duration_minutes) > now
+    ]
+    context = {
+        "flash": _flash(q.get("zoom"), q.get("reason"), q.get("missing")),
+        "zoom": await _zoom_card(ctx, me),
+        "slots": [
+            ({"id": s.id, "label": _slot_label(s.start_time, s.duration_minutes, zone)}, free)
+            for s, free in found
+        ],
+        "bookings": [
+            {
+                "when": local(b.start_time, zone),
+                "customer_name": b.customer_name,
+                "customer_email": b.customer_email,
+                "meeting_status": b.meeting_status.value,
+                "meeting_label": _meeting_label(b.meeting_status.value, b.meeting_provider),
+                "start_url": ctx.bookings.start_url(b),
+            }
+            for b in upcoming
+        ],
+        "notes": [{"when": local(n.created_at, zone), "message": n.message} for n in notes[:10]],
+        "slot_error": slot_error,
+        "slot_values": slot_values or {},
+    }
+    return render(request, ctx, "dashboard.html", context, me=me, status=status)
+
+
+def _meeting_label(status: str, provider: MeetingProvider | None) -> str:
+    if status == "created":
+        return (
+            "on the platform's Zoom" if provider == MeetingProvider.PLATFORM_ZOOM else "Zoom ready"
+        )
+    return {"pending": "Zoom link pending", "failed": "Zoom refused"}.get(status, status)
+
+
+def _to_login() -> Response:
+    return RedirectResponse("/login?" + urlencode({"next": "/dashboard"}), status_code=303)
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
+    if me is None:
+        return _to_login()
+    return await _page(request, ctx, me)
+
+
+@router.post("/dashboard/slots")
+async def add_slot(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
+    if me is None:
+        return _to_login()
+    form = await form_data(request, ctx)
+    duration = form.get("duration_minutes", "")
+    try:
+        start = datetime.fromisoformat(form.get("start", "")).replace(tzinfo=ZoneInfo(me.timezone))
+        minutes = int(duration)
+        if not 5 <= minutes <= 480:
+            raise ValueError
+    except ValueError:
+        return await _page(
+            request,
+            ctx,
+            me,
+            slot_error="Enter a date and time, and a length.",
+            slot_values=form,
+            status=422,
+        )
+    try:
+        async with ctx.db.transaction() as session:
+            await slots.create(session, me.id, start, minutes, ctx.clock.now())
+    except slots.SlotRejected as rejected:
+        return await _page(
+            request, ctx, me, slot_error=f"Not added: {rejected}.", slot_values=form, status=422
+        )
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.post("/dashboard/slots/{slot_id}/delete")
+async def delete_slot(request: Request, slot_id: DbId, ctx: Ctx, me: MaybeSpecialist) -> Response:
+    if me is None:
+        return _to_login()
+    await form_data(request, ctx)
+    try:
+        async with ctx.db.transaction() as session:
+            await slots.delete(session, me.id, slot_id, ctx.clock.now())
+    except slots.SlotBooked:
+        return await _page(
+            request,
+            ctx,
+            me,
+            slot_error="That time is booked: cancel the booking first.",
+            status=409,
+        )
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.post("/dashboard/zoom/disconnect")
+async def disconnect(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
+    if me is None:
+        return _to_login()
+    await form_data(request, ctx)
+    await ctx.connections.disconnect(me.id)
+    return RedirectResponse("/dashboard", status_code=303)
