@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     zoom_api_base_url: str = "https://api.zoom.us/v2"
     zoom_mode: Literal["live", "sandbox"] | None = None
     app_env: Literal["development", "production"] = "development"
-    database_url: str | None = None
+    database_url: SecretStr | None = None
     token_encryption_keys: SecretStr | None = None
     secret_key: SecretStr | None = None
     public_base_url: str | None = None
@@ -100,7 +100,8 @@ class Settings(BaseSettings):
 
     @property
     def async_database_url(self) -> str:
-        return async_url(self.database_url or f"sqlite:///{self.var_dir / 'specialistly.db'}")
+        given = self.database_url.get_secret_value() if self.database_url else None
+        return async_url(given or f"sqlite:///{self.var_dir / 'specialistly.db'}")
 
     @property
     def encryption_keys(self) -> list[str]:

@@ -59,28 +59,42 @@ async def run_once(ctx: AppContext, name: str) -> dict[str, Any]:
 
 
 class Scheduler:
-    """Run every job on its interval until stopped; a failing run is logged, never fatal."""
+    """Run every job on its interval until stopped; a failing run is logged, never fatal.
 
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+    Stopping lets a run in progress finish (a refresh is never cut between Zoom's answer
+    and its commit), waiting up to `grace` seconds before cancelling.
+    """
+
+    def __init__(self, ctx: AppContext, *, grace: float = 20.0) -> None:
+        self.ctx, self.grace = ctx, grace
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         for name, job in JOBS.items():
             self._tasks.append(asyncio.create_task(self._loop(name, job), name=f"job:{name}"))
 
     async def _loop(self, name: str, job: Job) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await job.run(self.ctx)
-            except Exception:
-                log.exception("Job %s failed; it runs again in %.0f s", name, job.every(self.ctx))
-            await asyncio.sleep(job.every(self.ctx))
+            except Exception as exc:
+                log.error(
+                    "Job %s failed (%s); it runs again in %.0f s",
+                    name,
+                    type(exc).__name__,
+                    job.every(self.ctx),
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=job.every(self.ctx))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=self.grace)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks.clear()

@@ -43,7 +43,8 @@ def encode(event: dict[str, Any]) -> bytes:
 
 
 def deauthorized_event(h: Harness, zoom_user_id: str) -> bytes:
-    event_ts = int(h.ctx.clock.now().timestamp() * 1000)
+    now = h.ctx.clock.now()
+    event_ts = int(now.timestamp() * 1000)
     return encode(
         {
             "event": "app_deauthorized",
@@ -52,7 +53,9 @@ def deauthorized_event(h: Harness, zoom_user_id: str) -> bytes:
                 "account_id": "acct_test",
                 "user_id": zoom_user_id,
                 "signature": "legacy",
-                "deauthorization_time": "2026-11-27T00:00:00.000Z",
+                "deauthorization_time": now.isoformat(timespec="milliseconds").replace(
+                    "+00:00", "Z"
+                ),
                 "client_id": h.settings.zoom_user_managed_client_id,
                 "event_ts": event_ts,
             },
@@ -363,3 +366,27 @@ async def test_a_specialist_can_reconnect_after_being_deauthorized(h: Harness) -
     access, refresh = await tokens_held(h, specialist)
     assert access is not None
     assert refresh is not None
+
+
+async def test_a_late_deauthorization_from_before_a_reconnect_changes_nothing(
+    h: Harness,
+) -> None:
+    """Zoom retries deliveries for an hour: an old event must not undo a fresh connection."""
+    browser, specialist = await h.connected("late@zoom.example.com")
+    zoom_user_id = (await browser.get("/api/v1/zoom/status")).json()["zoom_user_id"]
+    stale = deauthorized_event(h, zoom_user_id)
+    await h.advance(60)
+    await h.connect(browser, "late@zoom.example.com")  # connected again after the event
+    answer = await post(h, stale, signed(h, stale))
+    assert answer.status_code == 200
+    assert await h.status(specialist) == "connected"
+
+
+async def test_a_deauthorization_for_another_zoom_app_changes_nothing(h: Harness) -> None:
+    browser, specialist = await h.connected("other-app@zoom.example.com")
+    zoom_user_id = (await browser.get("/api/v1/zoom/status")).json()["zoom_user_id"]
+    event = json.loads(deauthorized_event(h, zoom_user_id))
+    event["payload"]["client_id"] = "someone-elses-app"
+    body = encode(event)
+    assert (await post(h, body, signed(h, body))).status_code == 200
+    assert await h.status(specialist) == "connected"

@@ -253,3 +253,44 @@ async def test_disconnecting_revokes_at_zoom_and_deletes_the_tokens(h: Harness) 
     )
     assert (access, refresh, status) == (None, None, "not_connected")
     assert await h.notifications(specialist, "zoom_disconnected") == 1
+
+
+class SlowToCommit:
+    """Zoom answers the refresh, then the caller is cancelled before the commit (a shutdown)."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    async def refresh(self, refresh_token: str, **kwargs: object) -> object:
+        grant = await self.real.refresh(refresh_token, **kwargs)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.3)
+        return grant
+
+
+async def test_a_cancelled_caller_cannot_lose_tokens_zoom_has_rotated(h: Harness) -> None:
+    _, specialist = await h.connected("shutdown@example.com")
+    await h.advance(HOUR)
+    h.ctx.connections.oauth = SlowToCommit(h.ctx.connections.oauth)  # type: ignore[assignment]
+    caller = asyncio.ensure_future(h.ctx.connections.get_valid_token(specialist))
+    await asyncio.sleep(0.1)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.sleep(0.5)  # the shielded refresh finishes and commits
+    issued = await h.control("GET", "/users/shutdown@example.com/tokens")
+    [(stored,)] = await h.raw("SELECT refresh_token FROM zoom_connections")
+    assert h.ctx.cipher.decrypt(stored) == issued["refresh_token"]["refresh_token"]
+    await h.ctx.connections.get_valid_token(specialist)
+    assert await h.refreshes() == 1
+
+
+async def test_a_short_outage_at_expiry_time_keeps_using_the_still_valid_token(h: Harness) -> None:
+    _, specialist = await h.connected()
+    await h.advance(HOUR - 4 * 60)  # 3 minutes left: time to refresh, token still good
+    await h.control("PUT", "/faults", json={"token": {"error_rate": 1, "status": 503}})
+    access = await h.ctx.connections.get_valid_token(specialist)
+    api = h.ctx.connections.api
+    assert (await api.me(access.token, base_url=access.api_base_url)).email

@@ -150,7 +150,8 @@ class Bookings:
     async def for_customer(self, booking_id: int, token: str) -> Booking:
         """The booking, if `token` is its manage token (else as if it did not exist)."""
         booking = await self.get(booking_id)
-        if not hmac.compare_digest(self.cipher.decrypt(booking.manage_token), token):
+        expected = self.cipher.decrypt(booking.manage_token).encode()
+        if not hmac.compare_digest(expected, token.encode("utf-8", "replace")):
             raise BookingNotFound(booking_id)
         return booking
 

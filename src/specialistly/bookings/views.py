@@ -16,6 +16,7 @@ from specialistly.bookings.flows import (
 )
 from specialistly.bookings.models import Booking
 from specialistly.deps import Ctx, CurrentSpecialist, MaybeSpecialist
+from specialistly.text import Text
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -28,7 +29,7 @@ class NewBooking(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     slot_id: int = Field(ge=1, le=2**31 - 1)
-    customer_name: str = Field(min_length=1, max_length=200)
+    customer_name: Text = Field(min_length=1, max_length=200)
     customer_email: EmailStr = Field(max_length=320)
 
 
@@ -89,7 +90,7 @@ def _out(
 async def book(
     body: NewBooking,
     ctx: Ctx,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[Text | None, Header(max_length=200)] = None,
 ) -> BookingOut:
     """Book a slot. The booking is confirmed whatever Zoom does; the meeting follows."""
     customer = Customer(body.customer_name, str(body.customer_email))

@@ -11,12 +11,13 @@ import asyncio
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from specialistly.clock import Clock
@@ -29,9 +30,9 @@ from specialistly.connections.errors import (
 from specialistly.connections.models import ConnectionStatus, OAuthState, ZoomConnection
 from specialistly.db import Database
 from specialistly.notifications.service import Email, Notifier
-from specialistly.security import TokenCipher, digest
+from specialistly.security import TokenCipher, TokenDecryptionError, digest
 from specialistly.specialists.models import Specialist
-from specialistly.zoom.api import ZoomApi
+from specialistly.zoom.api import ZoomApi, ZoomUser
 from specialistly.zoom.errors import (
     ZoomAccessTokenRejected,
     ZoomError,
@@ -58,8 +59,8 @@ REQUIRED_SCOPES = {
 class ZoomAccess:
     """A usable access token and the API base to use it with."""
 
-    token: str
-    api_base_url: str | None
+    token: str = field(repr=False)
+    api_base_url: str | None = None
 
 
 class Connections:
@@ -79,6 +80,7 @@ class Connections:
         self.clock, self.notifier = clock, notifier
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._flights: dict[int, asyncio.Future[ZoomAccess]] = {}
+        self._unfinished: set[asyncio.Future[Any]] = set()
         # Called with the specialist's id after each successful connect (after commit).
         self.on_connected: list[Callable[[int], Awaitable[None]]] = []
 
@@ -88,6 +90,7 @@ class Connections:
         """Remember a single-use state bound to the specialist; return Zoom's authorize URL."""
         state, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(64)
         async with self.db.transaction() as session:
+            await service.forget_expired_states(session, self.clock.now())
             session.add(
                 OAuthState(
                     state_digest=digest(state),
@@ -124,20 +127,28 @@ class Connections:
             user = await self.api.me(grant.access_token, base_url=_v2(grant.api_url))
         except ZoomError as exc:
             raise ConnectFailed("zoom_unavailable", type(exc).__name__) from None
+        try:
+            await self._store_connection(pending.specialist_id, user, grant)
+        except IntegrityError:  # a connect in another tab created the row meanwhile
+            await self._store_connection(pending.specialist_id, user, grant)
+        log.info("Zoom connected for specialist %s", pending.specialist_id)
+        for hook in self.on_connected:
+            await hook(pending.specialist_id)
+
+    async def _store_connection(
+        self, specialist_id: int, user: ZoomUser, grant: TokenGrant
+    ) -> None:
         async with self.db.transaction() as session:
-            await self._take_over_zoom_user(session, user.id, pending.specialist_id)
-            connection = await service.lock(session, pending.specialist_id)
+            await self._take_over_zoom_user(session, user.id, specialist_id)
+            connection = await service.lock(session, specialist_id)
             now = self.clock.now()
             if connection is None:
-                connection = ZoomConnection(specialist_id=pending.specialist_id, updated_at=now)
+                connection = ZoomConnection(specialist_id=specialist_id, updated_at=now)
                 session.add(connection)
             connection.zoom_user_id, connection.zoom_email = user.id, user.email
             connection.connected_at = now
             service.store_grant(connection, grant, self.cipher, now)
-            service.record_refresh(session, pending.specialist_id, "connected", None, now)
-        log.info("Zoom connected for specialist %s", pending.specialist_id)
-        for hook in self.on_connected:
-            await hook(pending.specialist_id)
+            await service.record_refresh(session, specialist_id, "connected", None, now)
 
     async def _exchange(self, code: str, verifier: str) -> TokenGrant:
         try:
@@ -197,15 +208,31 @@ class Connections:
                 await self._revoke_quietly(self.cipher.decrypt(stored))
         log.info("Zoom disconnected for specialist %s", specialist_id)
 
-    async def deauthorized(self, zoom_user_id: str) -> int:
-        """Zoom says the user removed our app: delete their tokens and tell the specialist."""
+    async def deauthorized(
+        self, zoom_user_id: str, *, client_id: str | None, at: datetime | None
+    ) -> int:
+        """Zoom says the user removed our app: delete their tokens and tell the specialist.
+
+        An event for another app, or older than the current connection (Zoom retries
+        deliveries for an hour), changes nothing.
+        """
+        if client_id is not None and client_id != self.oauth.client_id:
+            return 0
         ended = 0
         async with self.db.transaction() as session:
             for connection in await service.by_zoom_user(session, zoom_user_id):
-                if connection.status == ConnectionStatus.NOT_CONNECTED:
+                stale = (
+                    at is not None
+                    and connection.connected_at is not None
+                    and (at < connection.connected_at)
+                )
+                if stale or connection.status == ConnectionStatus.NOT_CONNECTED:
                     continue
                 service.mark_not_connected(
-                    connection, "The Specialistly app was removed in Zoom", self.clock.now()
+                    connection,
+                    "The Specialistly app was removed in Zoom",
+                    self.clock.now(),
+                    forget_user=True,
                 )
                 self.notifier.notify(
                     session,
@@ -261,17 +288,28 @@ class Connections:
             return await work(access)
         except ZoomAccessTokenRejected:
             log.info("Zoom refused the access token; refreshing once and retrying")
-            access = await self.get_valid_token(specialist_id, stale=access.token)
+        access = await self.get_valid_token(specialist_id, stale=access.token)
+        try:
             return await work(access)
+        except ZoomAccessTokenRejected:
+            raise ZoomUnavailable("Zoom refused a freshly refreshed access token") from None
 
     def _usable(self, connection: ZoomConnection | None, stale: str | None) -> ZoomAccess | None:
         if connection is None or connection.status == ConnectionStatus.NOT_CONNECTED:
             raise ZoomNotConnected("Zoom is not connected")
         if connection.status == ConnectionStatus.NEEDS_RECONNECT:
             raise ZoomReauthorizationRequired(connection.last_error or "Zoom ended the grant")
-        if connection.access_token is None or connection.access_token_expires_at is None:
+        if (
+            connection.access_token is None
+            or connection.refresh_token is None
+            or connection.access_token_expires_at is None
+        ):
             raise ZoomNotConnected("Zoom is not connected")
-        token = self.cipher.decrypt(connection.access_token)
+        try:
+            token = self.cipher.decrypt(connection.access_token)
+        except TokenDecryptionError:
+            # An operator removed the key these tokens were stored under.
+            raise ZoomNotConnected("the stored Zoom tokens cannot be decrypted") from None
         left = connection.access_token_expires_at - self.clock.now()
         if token == stale or left <= REFRESH_LEEWAY:
             return None
@@ -279,7 +317,20 @@ class Connections:
         return ZoomAccess(token, _v2(connection.api_url))
 
     async def _refresh(self, specialist_id: int, *, stale: str | None) -> ZoomAccess:
-        """Refresh under the database lock unless someone already did; commit before use."""
+        """Refresh under the database lock unless someone already did; commit before use.
+
+        Shielded: once Zoom may have rotated the tokens, a cancelled caller (a shutdown, a
+        client gone) must not roll back the transaction that saves them.
+        """
+        return await self._shielded(self._refresh_locked(specialist_id, stale))
+
+    async def _shielded(self, work: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.ensure_future(work)
+        self._unfinished.add(task)
+        task.add_done_callback(self._unfinished.discard)
+        return await asyncio.shield(task)
+
+    async def _refresh_locked(self, specialist_id: int, stale: str | None) -> ZoomAccess:
         async with self.db.transaction() as session:
             connection = await service.lock(session, specialist_id)
             access = self._usable(connection, stale)
@@ -298,24 +349,34 @@ class Connections:
         A row another process holds is skipped (it is being refreshed right now).
         """
         async with self._locks[specialist_id]:
-            async with self.db.transaction() as session:
-                connection = await service.lock(session, specialist_id, skip_locked=True)
-                if (
-                    connection is None
-                    or connection.status != ConnectionStatus.CONNECTED
-                    or not self._stale_for(connection, older_than)
-                ):
-                    return False
-                log.info("Refreshing idle Zoom connection of specialist %s", specialist_id)
-                outcome = await self._rotate(session, connection, retry=retry)
-            outcome.result()
-            return True
+            return await self._shielded(self._keep_alive_locked(specialist_id, older_than, retry))
+
+    async def _keep_alive_locked(
+        self, specialist_id: int, older_than: timedelta, retry: RetryPolicy | None
+    ) -> bool:
+        async with self.db.transaction() as session:
+            connection = await service.lock(session, specialist_id, skip_locked=True)
+            if (
+                connection is None
+                or connection.status != ConnectionStatus.CONNECTED
+                or not self._stale_for(connection, older_than)
+            ):
+                return False
+            log.info("Refreshing idle Zoom connection of specialist %s", specialist_id)
+            outcome = await self._rotate(session, connection, retry=retry)
+        outcome.result()
+        return True
 
     async def _rotate(
         self, session: AsyncSession, connection: ZoomConnection, *, retry: RetryPolicy | None
     ) -> "_Outcome":
-        """Call Zoom's refresh once and record what happened on the locked row."""
+        """Call Zoom's refresh once and record what happened on the locked row.
+
+        If Zoom fails for now while the current access token still works, that token is
+        used: an outage shorter than its last minutes costs the specialist nothing.
+        """
         refresh_token = self.cipher.decrypt(connection.refresh_token or "")
+        still_valid = self._still_valid(connection)
         try:
             grant = await self.oauth.refresh(refresh_token, retry=retry)
         except ZoomTokenRejected as exc:
@@ -325,11 +386,15 @@ class Connections:
             if exc.outcome_unknown:
                 connection.refresh_answer_lost_at = now
             service.record_transient_failure(connection, f"Zoom unavailable: {exc.reason}", now)
-            service.record_refresh(session, connection.specialist_id, "transient", exc.reason, now)
+            await service.record_refresh(
+                session, connection.specialist_id, "transient", exc.reason, now
+            )
             log.warning("Failed to refresh Zoom token for now (will retry): %s", exc.reason)
-            return _Outcome(failure=exc)
+            return _Outcome(access=still_valid) if still_valid else _Outcome(failure=exc)
         service.store_grant(connection, grant, self.cipher, self.clock.now())
-        service.record_refresh(session, connection.specialist_id, "ok", None, self.clock.now())
+        await service.record_refresh(
+            session, connection.specialist_id, "ok", None, self.clock.now()
+        )
         expiry = connection.access_token_expires_at
         assert expiry is not None
         log.info("Zoom access token refreshed successfully, new expiry: %s", expiry.isoformat())
@@ -343,7 +408,9 @@ class Connections:
             # invalid_client and the like: our configuration, not the specialist's grant.
             reason = f"Zoom refused the platform's app credentials ({exc.error}: {exc.reason})"
             service.record_transient_failure(connection, reason, now)
-            service.record_refresh(session, connection.specialist_id, "transient", reason, now)
+            await service.record_refresh(
+                session, connection.specialist_id, "transient", reason, now
+            )
             log.error("Failed to refresh Zoom token: %s", reason)
             return ZoomUnavailable(reason)
         reason = f"Zoom rejected the refresh token ({exc.reason or exc.error})"
@@ -354,7 +421,7 @@ class Connections:
             )
         else:
             reason += ": the app was removed or re-authorized in Zoom, or the grant expired"
-        service.record_refresh(session, connection.specialist_id, "dead", reason, now)
+        await service.record_refresh(session, connection.specialist_id, "dead", reason, now)
         if service.mark_needs_reconnect(connection, reason, now):
             await self._tell_reconnect(session, connection.specialist_id)
         log.warning("Failed to refresh Zoom token: %s", reason)
@@ -388,6 +455,12 @@ class Connections:
             link_path=RECONNECT_PATH,
             email=email,
         )
+
+    def _still_valid(self, connection: ZoomConnection) -> ZoomAccess | None:
+        expiry = connection.access_token_expires_at
+        if connection.access_token is None or expiry is None or expiry <= self.clock.now():
+            return None
+        return ZoomAccess(self.cipher.decrypt(connection.access_token), _v2(connection.api_url))
 
     def _stale_for(self, connection: ZoomConnection, older_than: timedelta) -> bool:
         last = connection.last_refreshed_at

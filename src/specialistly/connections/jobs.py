@@ -92,6 +92,11 @@ async def run_keepalive(
                 report.needs_reconnect += 1
             except (ZoomUnavailable, ZoomNotConnected):
                 report.failed += 1
+            except Exception as exc:  # one bad row must not stop the sweep
+                log.error(
+                    "Keep-alive of specialist %s failed: %s", specialist_id, type(exc).__name__
+                )
+                report.failed += 1
             else:
                 report.refreshed += done
                 report.skipped += not done

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from specialistly.clock import Clock
 from specialistly.connections.flows import ZoomAccess
-from specialistly.zoom.errors import ZoomAccessTokenRejected
+from specialistly.zoom.errors import ZoomAccessTokenRejected, ZoomUnavailable
 from specialistly.zoom.oauth import ZoomServerToServer
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class PlatformZoom:
 
     async def access(self, *, stale: str | None = None) -> ZoomAccess:
         if self._s2s is None:
-            raise RuntimeError("the Server-to-Server app is not configured")
+            raise ZoomUnavailable("the platform's Server-to-Server app is not configured")
         async with self._lock:
             now = self._clock.now()
             if self._cached is not None:
@@ -50,4 +50,8 @@ class PlatformZoom:
         try:
             return await work(access)
         except ZoomAccessTokenRejected:
+            pass
+        try:
             return await work(await self.access(stale=access.token))
+        except ZoomAccessTokenRejected:
+            raise ZoomUnavailable("Zoom refused a fresh platform access token") from None

@@ -5,7 +5,7 @@ Callers own the transaction; nothing here commits or calls Zoom.
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from specialistly.connections.models import (
@@ -45,7 +45,10 @@ async def lock(
 
 async def by_zoom_user(session: AsyncSession, zoom_user_id: str) -> list[ZoomConnection]:
     rows = await session.scalars(
-        select(ZoomConnection).where(ZoomConnection.zoom_user_id == zoom_user_id)
+        select(ZoomConnection)
+        .where(ZoomConnection.zoom_user_id == zoom_user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     return list(rows)
 
@@ -88,8 +91,12 @@ def mark_needs_reconnect(connection: ZoomConnection, reason: str, now: datetime)
     return True
 
 
-def mark_not_connected(connection: ZoomConnection, reason: str | None, now: datetime) -> None:
+def mark_not_connected(
+    connection: ZoomConnection, reason: str | None, now: datetime, *, forget_user: bool = False
+) -> None:
     connection.forget_tokens()
+    if forget_user:  # Zoom asks apps to delete a deauthorizing user's data
+        connection.zoom_user_id = connection.zoom_email = None
     connection.status = ConnectionStatus.NOT_CONNECTED
     connection.last_error = reason
     connection.refresh_error_count = 0
@@ -106,10 +113,23 @@ async def take_state(session: AsyncSession, state_digest: str) -> OAuthState | N
     return found
 
 
-def record_refresh(
+EVENTS_KEPT_FOR = timedelta(days=30)
+
+
+async def record_refresh(
     session: AsyncSession, specialist_id: int, outcome: str, detail: str | None, now: datetime
 ) -> None:
+    """Keep a month of refresh outcomes per specialist for their dashboard."""
     session.add(RefreshEvent(specialist_id=specialist_id, at=now, outcome=outcome, detail=detail))
+    await session.execute(
+        delete(RefreshEvent).where(
+            RefreshEvent.specialist_id == specialist_id, RefreshEvent.at < now - EVENTS_KEPT_FOR
+        )
+    )
+
+
+async def forget_expired_states(session: AsyncSession, now: datetime) -> None:
+    await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
 
 
 async def recent_refreshes(

@@ -3,12 +3,14 @@
 import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from specialistly.deps import Ctx
+from specialistly.text import is_clean
 from specialistly.zoom.webhooks import signature_valid, url_validation_answer
 
 log = logging.getLogger(__name__)
@@ -50,11 +52,36 @@ async def zoom_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     payload: dict[str, Any] = found if isinstance(found, dict) else {}
     if kind == "endpoint.url_validation":
         plain = str(payload.get("plainToken", ""))
+        if not plain or len(plain) > 200 or not is_clean(plain):
+            raise HTTPException(400, "The plainToken is missing or not text.")
         return JSONResponse(url_validation_answer(secret.get_secret_value(), plain))
     if kind == "app_deauthorized":
-        user_id = str(payload.get("user_id", ""))
-        ended = await ctx.connections.deauthorized(user_id) if user_id else 0
+        user_id = str(payload.get("user_id", ""))[:64]
+        client_id = payload.get("client_id")
+        ended = 0
+        if user_id and is_clean(user_id):
+            ended = await ctx.connections.deauthorized(
+                user_id,
+                client_id=str(client_id) if client_id is not None else None,
+                at=_event_time(payload, event),
+            )
         log.info("Zoom app deauthorized by a user: %d connection(s) ended", ended)
         return JSONResponse({"status": "ok"})
     log.info("Zoom event %r ignored", kind[:80])
     return JSONResponse({"status": "ignored"})
+
+
+def _event_time(payload: dict[str, Any], event: dict[str, Any]) -> datetime | None:
+    """When the user deauthorized: `deauthorization_time`, else the event's `event_ts` (ms)."""
+    raw = payload.get("deauthorization_time")
+    if isinstance(raw, str) and len(raw) <= 40:
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment.astimezone(UTC)
+    stamp = event.get("event_ts", payload.get("event_ts"))
+    if isinstance(stamp, int) and 0 < stamp < 10**14:
+        return datetime.fromtimestamp(stamp / 1000, UTC)
+    return None

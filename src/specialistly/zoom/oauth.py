@@ -54,6 +54,10 @@ class ZoomOAuth:
         self._http, self._base, self._app = http, oauth_base_url.rstrip("/"), app
         self._redirect_uri, self._retry = redirect_uri, retry
 
+    @property
+    def client_id(self) -> str:
+        return self._app.client_id
+
     def authorize_url(self, *, state: str, code_challenge: str) -> str:
         query = {
             "response_type": "code",
@@ -158,4 +162,7 @@ def parse_token_answer(response: httpx.Response) -> TokenGrant:
             api_url=str(body["api_url"]) if body.get("api_url") else None,
         )
     except (KeyError, TypeError, ValueError):
-        raise ZoomUnavailable("Zoom's token answer was not understood") from None
+        # Zoom said yes but we cannot read the tokens: it has rotated them all the same.
+        raise ZoomUnavailable(
+            "Zoom's token answer was not understood", outcome_unknown=True
+        ) from None

@@ -22,11 +22,13 @@ from specialistly.zoom.errors import ZoomRateLimited, ZoomUnavailable
 class RetryPolicy:
     """How hard to try before telling the caller Zoom is unavailable."""
 
-    attempts: int = 4
+    # A refresh holds the database lock across these tries: keep their total well under
+    # SQLite's busy timeout (60 s) with the default 15 s request timeout.
+    attempts: int = 3
     initial_wait: float = 0.5
-    max_wait: float = 8.0
+    max_wait: float = 4.0
     # A Retry-After longer than this is not waited out inside a request: the caller decides.
-    max_retry_after: float = 30.0
+    max_retry_after: float = 10.0
     # False hands every 429 to the caller at once (a sweep pauses as a whole instead).
     retry_rate_limits: bool = True
 
@@ -110,7 +112,7 @@ async def _once(request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Respo
         response = await request()
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise ZoomUnavailable(f"cannot reach Zoom ({type(exc).__name__})") from None
-    except (httpx.TimeoutException, httpx.TransportError) as exc:
+    except httpx.HTTPError as exc:
         # Sent, but no complete answer: Zoom may have carried the request out.
         raise ZoomUnavailable(
             f"no answer from Zoom ({type(exc).__name__})", outcome_unknown=True
