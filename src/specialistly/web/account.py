@@ -74,7 +74,7 @@ async def signup(request: Request, ctx: Ctx) -> Response:
         body = SignUp.model_validate(form)
     except ValidationError as invalid:
         errors = {str(e["loc"][0]): _plain(str(e["loc"][0])) for e in invalid.errors()}
-        return _page(request, ctx, "signup", values=form, errors=errors, status=422)
+        return _page(request, ctx, "signup", values=form, errors=errors)
     try:
         _, token = await accounts.register(
             ctx.db,
@@ -86,7 +86,7 @@ async def signup(request: Request, ctx: Ctx) -> Response:
         )
     except accounts.EmailTaken:
         errors = {"email": "An account with this email exists already. Sign in instead."}
-        return _page(request, ctx, "signup", values=form, errors=errors, status=409)
+        return _page(request, ctx, "signup", values=form, errors=errors)
     response = RedirectResponse("/dashboard", status_code=303)
     set_session_cookie(response, token, ctx)
     return response
@@ -125,7 +125,6 @@ async def login(request: Request, ctx: Ctx) -> Response:
             values={"email": email},
             errors=errors,
             next=form.get("next"),
-            status=401,
         )
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
     set_session_cookie(response, token, ctx)

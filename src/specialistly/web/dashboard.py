@@ -77,7 +77,7 @@ async def _zoom_card(ctx: Ctx, specialist: Specialist) -> dict[str, Any]:
         "email": row.zoom_email,
         "minutes_left": min(left, 60),
         "last_refreshed": local(row.last_refreshed_at, zone) if row.last_refreshed_at else None,
-        "reason": row.last_error or "",
+        "reason": _plain_reason(row.last_error),
         "events": [
             {
                 "outcome": e.outcome,
@@ -87,6 +87,19 @@ async def _zoom_card(ctx: Ctx, specialist: Specialist) -> dict[str, Any]:
             for e in events
         ],
     }
+
+
+def _plain_reason(last_error: str | None) -> str:
+    """Say in plain words why Zoom ended the grant; the technical reason stays in the API."""
+    if last_error and "lost in transit" in last_error:
+        return (
+            "Zoom replaced Specialistly's access key during a routine renewal, but its answer "
+            "was lost on the network, so Zoom needs your approval once more."
+        )
+    return (
+        "Zoom no longer accepts Specialistly's access: the app may have been removed or "
+        "approved again in Zoom, or the access expired."
+    )
 
 
 def _slot_label(start: datetime, minutes: int, zone: str) -> str:
@@ -176,15 +189,12 @@ async def add_slot(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
             me,
             slot_error="Enter a date and time, and a length.",
             slot_values=form,
-            status=422,
         )
     try:
         async with ctx.db.transaction() as session:
             await slots.create(session, me.id, start, minutes, ctx.clock.now())
     except slots.SlotRejected as rejected:
-        return await _page(
-            request, ctx, me, slot_error=f"Not added: {rejected}.", slot_values=form, status=422
-        )
+        return await _page(request, ctx, me, slot_error=f"Not added: {rejected}.", slot_values=form)
     return RedirectResponse("/dashboard", status_code=303)
 
 
@@ -202,7 +212,6 @@ async def delete_slot(request: Request, slot_id: DbId, ctx: Ctx, me: MaybeSpecia
             ctx,
             me,
             slot_error="That time is booked: cancel the booking first.",
-            status=409,
         )
     return RedirectResponse("/dashboard", status_code=303)
 

@@ -1,4 +1,8 @@
-"""Rendering pages: templates, the CSRF token, who is signed in, and time formatting."""
+"""Rendering pages: templates, the CSRF token, who is signed in, and time formatting.
+
+A form shown again with its errors answers 200: the page is the answer, and browsers log
+every 4xx document as a console error.
+"""
 
 from datetime import datetime
 from functools import lru_cache

@@ -4,7 +4,7 @@ from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import select
 
@@ -13,11 +13,16 @@ from specialistly.bookings.models import MeetingProvider
 from specialistly.deps import Ctx, MaybeSpecialist
 from specialistly.specialists import slots
 from specialistly.specialists.models import Specialist
-from specialistly.web.pages import form_data, local, render, zone_or, zones
+from specialistly.web.pages import STATIC, form_data, local, render, zone_or, zones
 
 router = APIRouter(include_in_schema=False)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 EMAIL = TypeAdapter(EmailStr)
+
+
+@router.get("/favicon.ico")
+async def favicon() -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 @router.get("/")
@@ -119,7 +124,13 @@ async def book(request: Request, specialist_id: DbId, ctx: Ctx, me: MaybeSpecial
                 return RedirectResponse(f"/bookings/{booking.id}?token={token}", status_code=303)
             errors["slot_id"] = "Choose one of the times shown."
     return await _booking_page(
-        request, ctx, me, specialist_id, form.get("tz"), values=form, errors=errors, status=422
+        request,
+        ctx,
+        me,
+        specialist_id,
+        form.get("tz"),
+        values=form,
+        errors=errors,
     )
 
 
