@@ -16,6 +16,7 @@ from specialistly.connections import webhook_views
 from specialistly.context import AppContext, build_context
 from specialistly.jobs import Scheduler
 from specialistly.notifications import views as notification_views
+from specialistly.observability import RequestIds
 from specialistly.sandbox import mounted_sandbox
 from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
@@ -79,4 +80,5 @@ def create_app(
     app.include_router(account_pages.router)
     app.include_router(dashboard_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestIds)
     return app

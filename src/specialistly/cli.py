@@ -1,7 +1,7 @@
 """The `specialistly` command line."""
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -10,11 +10,21 @@ from specialistly import db
 from specialistly.config import ConfigurationError, Settings, load_settings
 from specialistly.logs import configure_logging
 
+if TYPE_CHECKING:
+    from specialistly.context import AppContext
+    from specialistly.ops import TokenStatus
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Specialistly: Zoom scheduling.")
 db_app = typer.Typer(no_args_is_help=True, help="Database commands.")
 app.add_typer(db_app, name="db")
 jobs_app = typer.Typer(no_args_is_help=True, help="Background jobs.")
 app.add_typer(jobs_app, name="jobs")
+tokens_app = typer.Typer(
+    no_args_is_help=True, help="Specialists' Zoom connections (never the tokens)."
+)
+app.add_typer(tokens_app, name="tokens")
+keys_app = typer.Typer(no_args_is_help=True, help="Token encryption keys.")
+app.add_typer(keys_app, name="keys")
 
 
 def _settings() -> Settings:
@@ -34,7 +44,7 @@ def serve(
 ) -> None:
     """Serve the app (and, in sandbox mode, the Zoom sandbox at /zoom-sandbox)."""
     settings = _settings()
-    configure_logging()
+    configure_logging(settings.log_format, settings.log_level)
     from specialistly.app import create_app
     from zoom_sandbox import UvicornConnectionDropper
 
@@ -56,7 +66,7 @@ def zoom_sandbox(
 ) -> None:
     """Serve the Zoom sandbox alone, configured from the same variables as the app."""
     settings = _settings()
-    configure_logging()
+    configure_logging(settings.log_format, settings.log_level)
     from specialistly.sandbox import standalone_sandbox
     from zoom_sandbox import UvicornConnectionDropper
 
@@ -71,9 +81,10 @@ def zoom_sandbox(
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Migrate the database to the newest revision (or REVISION)."""
-    settings = _settings()
-    db.upgrade(settings.async_database_url, revision)
+    """Migrate the database to the newest revision (or REVISION); needs only DATABASE_URL."""
+    from specialistly.config import Settings
+
+    db.upgrade(Settings().async_database_url, revision)
     typer.echo(f"database at {revision}")
 
 
@@ -89,7 +100,7 @@ def jobs_run_once(
         typer.secho(f"Unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
         raise typer.Exit(2)
     settings = _settings()
-    configure_logging()
+    configure_logging(settings.log_format, settings.log_level)
 
     async def go() -> dict[str, object]:
         ctx = build_context(settings)
@@ -100,6 +111,174 @@ def jobs_run_once(
 
     result = asyncio.run(go())
     typer.echo(" ".join(f"{key}={value}" for key, value in result.items()))
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration, the database and Zoom; exit non-zero on any problem."""
+    import httpx
+    from pydantic import ValidationError
+    from rich.console import Console
+    from rich.table import Table
+
+    from specialistly.config import Settings, with_generated_secrets
+    from specialistly.ops import Check
+    from specialistly.ops import doctor as run_checks
+
+    try:
+        given = Settings()
+    except ValidationError as invalid:
+        for error in invalid.errors():
+            typer.secho(f"✗ {'.'.join(map(str, error['loc'])).upper()}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    filled = with_generated_secrets(given) if not given.problems() else given
+
+    async def go() -> list[Check]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            return await run_checks(given, filled, http)
+
+    checks = asyncio.run(go())
+    table = Table(title="specialistly doctor")
+    for column in ("", "check", "detail"):
+        table.add_column(column)
+    failed = 0
+    for check in checks:
+        ok = check.ok
+        failed += not ok
+        table.add_row("✓" if ok else "✗", check.name, check.detail)
+    for problem in given.problems():
+        failed += 1
+        table.add_row("✗", "configuration", problem)
+    Console(width=120).print(table)
+    if failed:
+        typer.secho(f"{failed} problem(s) found", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.secho("all checks passed", fg=typer.colors.GREEN)
+
+
+def _context() -> "AppContext":
+    from specialistly.context import build_context
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+    return build_context(settings)
+
+
+def _print_statuses(statuses: list["TokenStatus"]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for column in (
+        "id",
+        "specialist",
+        "status",
+        "zoom",
+        "minutes left",
+        "last refresh",
+        "errors",
+        "last error",
+    ):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(
+            str(s.specialist_id),
+            s.email,
+            s.status,
+            s.zoom_email or "—",
+            "—" if s.minutes_left is None else str(s.minutes_left),
+            s.last_refreshed_at.isoformat(timespec="seconds") if s.last_refreshed_at else "—",
+            str(s.refresh_error_count),
+            s.last_error or "—",
+        )
+    Console(width=160).print(table)
+
+
+@tokens_app.command("list")
+def tokens_list() -> None:
+    """Every specialist's connection status, minutes left, last refresh and errors."""
+    from specialistly.ops import token_statuses
+
+    async def go() -> None:
+        ctx = _context()
+        try:
+            _print_statuses(await token_statuses(ctx))
+        finally:
+            await ctx.close()
+
+    asyncio.run(go())
+
+
+@tokens_app.command("show")
+def tokens_show(specialist: Annotated[str, typer.Argument(help="id or email")]) -> None:
+    """One specialist's connection."""
+    from specialistly.ops import token_statuses
+
+    async def go() -> int:
+        ctx = _context()
+        try:
+            found = await token_statuses(ctx, specialist)
+            _print_statuses(found)
+            return len(found)
+        finally:
+            await ctx.close()
+
+    if not asyncio.run(go()):
+        typer.secho(f"No specialist {specialist}", err=True)
+        raise typer.Exit(1)
+
+
+@tokens_app.command("refresh")
+def tokens_refresh(specialist: Annotated[str, typer.Argument(help="id or email")]) -> None:
+    """Refresh one specialist's Zoom token now and show the result."""
+    from specialistly.connections.errors import ZoomNotConnected, ZoomReauthorizationRequired
+    from specialistly.ops import refresh_now, token_statuses
+    from specialistly.zoom.errors import ZoomError
+
+    async def go() -> str | None:
+        ctx = _context()
+        try:
+            found = await token_statuses(ctx, specialist)
+            if not found:
+                return f"No specialist {specialist}"
+            try:
+                await refresh_now(ctx, found[0].specialist_id)
+            except (ZoomNotConnected, ZoomReauthorizationRequired, ZoomError) as failed:
+                _print_statuses(await token_statuses(ctx, specialist))
+                return f"Not refreshed: {type(failed).__name__}: {failed}"
+            _print_statuses(await token_statuses(ctx, specialist))
+            return None
+        finally:
+            await ctx.close()
+
+    problem = asyncio.run(go())
+    if problem:
+        typer.secho(problem, err=True)
+        raise typer.Exit(1)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored token under the newest key (safe to interrupt and rerun)."""
+    from rich.progress import Progress
+
+    from specialistly.ops import rotate_keys
+
+    async def go() -> int:
+        ctx = _context()
+        try:
+            with Progress() as bar:
+                task = bar.add_task("re-encrypting", total=None)
+                return await rotate_keys(
+                    ctx.db,
+                    ctx.cipher,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        finally:
+            await ctx.close()
+
+    changed = asyncio.run(go())
+    typer.echo(f"{changed} value(s) re-encrypted; every token is under the newest key")
 
 
 def main() -> None:

@@ -61,11 +61,15 @@ class Settings(BaseSettings):
     zoom_sandbox_scopes: str = DEFAULT_SANDBOX_SCOPES
     zoom_sandbox_webhook_url: str | None = None
     meeting_fallback: Literal["platform", "none"] | None = None
+    # Refresh an access token once it has less than this left (Zoom's are good for an hour).
+    zoom_refresh_leeway_seconds: int = Field(300, ge=1, le=1800)
     zoom_http_timeout_seconds: float = Field(15.0, gt=0, le=120)
     meetings_job_interval_seconds: float = Field(10.0, gt=0)
     keepalive_refresh_after_days: float = Field(30, gt=0, le=80)
     keepalive_interval_seconds: float = Field(3600, gt=0)
     keepalive_concurrency: int = Field(4, ge=1, le=64)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     var_dir: Path = Path("var")

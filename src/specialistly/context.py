@@ -1,6 +1,7 @@
 """Build what requests, jobs and commands share: settings, database, clock, Zoom and email."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 
@@ -69,7 +70,13 @@ def build_context(
     api = ZoomApi(zoom_http, api_base_url=settings.zoom_api_base_url, retry=retry)
     notifier = Notifier(clock=clock, base_url=settings.base_url)
     connections = Connections(
-        db=db, oauth=oauth, api=api, cipher=cipher, clock=clock, notifier=notifier
+        db=db,
+        oauth=oauth,
+        api=api,
+        cipher=cipher,
+        clock=clock,
+        notifier=notifier,
+        leeway=timedelta(seconds=settings.zoom_refresh_leeway_seconds),
     )
     platform = PlatformZoom(_server_to_server(settings, zoom_http, retry), clock)
     maker = MeetingMaker(

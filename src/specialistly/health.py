@@ -1,7 +1,13 @@
 """Liveness and readiness for load balancers and operators."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+
+from specialistly import observability
+from specialistly.bookings.models import Booking, BookingStatus, MeetingStatus
+from specialistly.connections.models import ConnectionStatus, ZoomConnection
 
 router = APIRouter(tags=["health"])
 
@@ -19,4 +25,29 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "detail": detail},
         status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus text: this process's counters, and database-wide gauges read now."""
+    ctx = request.app.state.ctx
+    async with ctx.db.reading() as session:
+        rows = await session.execute(
+            select(ZoomConnection.status, func.count()).group_by(ZoomConnection.status)
+        )
+        by_status = {status: int(count) for status, count in rows.all()}
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(
+                Booking.status == BookingStatus.CONFIRMED,
+                Booking.meeting_status == MeetingStatus.PENDING,
+            )
+        )
+    for status in ConnectionStatus:
+        observability.CONNECTIONS.labels(status.value).set(by_status.get(status, 0))
+    observability.PENDING_MEETINGS.set(pending or 0)
+    return PlainTextResponse(
+        generate_latest(observability.REGISTRY).decode(), media_type=CONTENT_TYPE_LATEST
     )

@@ -1,9 +1,15 @@
-"""Log lines with ISO 8601 timestamps."""
+"""Log lines: readable with ISO 8601 timestamps, or one JSON object per line; each line of a
+request carries its request id; secret URL values are masked as a safety net."""
 
+import json
 import logging
 import re
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Literal
+
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 # Query values that grant access: OAuth codes and states, customers' manage tokens.
 SECRET_QUERY = re.compile(
@@ -22,15 +28,47 @@ class RedactQuerySecrets(logging.Filter):
         return True
 
 
+class WithRequestId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+def _iso(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
 class IsoFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return _iso(record)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send every logger's records to stderr as `time level logger: message`."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; exceptions give their type, never their (maybe secret) text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": _iso(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exception"] = record.exc_info[0].__name__
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(fmt: Literal["text", "json"] = "text", level: str = "INFO") -> None:
+    """Send every logger's records to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(IsoFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            IsoFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
+    handler.addFilter(WithRequestId())
     handler.addFilter(RedactQuerySecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from specialistly import observability as metrics
 from specialistly.bookings import emails, service
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider, MeetingStatus
 from specialistly.clock import Clock
@@ -133,6 +134,7 @@ class MeetingMaker:
         if b.outcome_unknown and b.attempt_provider == provider:
             found = await self.meetings.find_by_agenda(access.token, b.reference, base_url=base)
             if found is not None:
+                metrics.MEETINGS.labels("found", provider.value).inc()
                 log.info("Meeting for booking %s found at Zoom; not creating another", b.id)
                 return found
         await self._mark_attempt(b.id, provider)
@@ -173,6 +175,7 @@ class MeetingMaker:
                     booking.meeting_delete_pending = True  # cancelled while we were creating
                 else:
                     await self._tell_meeting_ready(session, booking)
+        metrics.MEETINGS.labels("duplicate" if orphan else "created", provider.value).inc()
         if orphan:
             await self._delete_at_zoom(provider, specialist_id, meeting.id)
         else:
@@ -235,6 +238,8 @@ class MeetingMaker:
                     session, emails.customer_confirmation(booking, specialist, manage)
                 )
                 booking.customer_confirmed_at = now
+        outcome = "failed" if deferred.failed else "deferred"
+        metrics.MEETINGS.labels(outcome, "none").inc()
         log.warning("Meeting for booking %s deferred: %s", booking_id, deferred.reason)
 
     # --- deleting ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from specialistly import observability as metrics
 from specialistly.clock import Clock
 from specialistly.connections import service
 from specialistly.connections.errors import (
@@ -75,8 +76,10 @@ class Connections:
         cipher: TokenCipher,
         clock: Clock,
         notifier: Notifier,
+        leeway: timedelta = REFRESH_LEEWAY,
     ) -> None:
         self.db, self.oauth, self.api, self.cipher = db, oauth, api, cipher
+        self.leeway = leeway
         self.clock, self.notifier = clock, notifier
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._flights: dict[int, asyncio.Future[ZoomAccess]] = {}
@@ -311,7 +314,7 @@ class Connections:
             # An operator removed the key these tokens were stored under.
             raise ZoomNotConnected("the stored Zoom tokens cannot be decrypted") from None
         left = connection.access_token_expires_at - self.clock.now()
-        if token == stale or left <= REFRESH_LEEWAY:
+        if token == stale or left <= self.leeway:
             return None
         log.info("Using valid Zoom token (expires in %d minutes)", left.total_seconds() // 60)
         return ZoomAccess(token, _v2(connection.api_url))
@@ -378,10 +381,12 @@ class Connections:
         refresh_token = self.cipher.decrypt(connection.refresh_token or "")
         still_valid = self._still_valid(connection)
         try:
-            grant = await self.oauth.refresh(refresh_token, retry=retry)
+            with metrics.Timer():
+                grant = await self.oauth.refresh(refresh_token, retry=retry)
         except ZoomTokenRejected as exc:
             return _Outcome(failure=await self._rejected(session, connection, exc))
         except ZoomUnavailable as exc:
+            metrics.REFRESHES.labels("transient").inc()
             now = self.clock.now()
             if exc.outcome_unknown:
                 connection.refresh_answer_lost_at = now
@@ -395,6 +400,7 @@ class Connections:
         await service.record_refresh(
             session, connection.specialist_id, "ok", None, self.clock.now()
         )
+        metrics.REFRESHES.labels("ok").inc()
         expiry = connection.access_token_expires_at
         assert expiry is not None
         log.info("Zoom access token refreshed successfully, new expiry: %s", expiry.isoformat())
@@ -406,6 +412,7 @@ class Connections:
         now = self.clock.now()
         if not exc.grant_is_dead:
             # invalid_client and the like: our configuration, not the specialist's grant.
+            metrics.REFRESHES.labels("transient").inc()
             reason = f"Zoom refused the platform's app credentials ({exc.error}: {exc.reason})"
             service.record_transient_failure(connection, reason, now)
             await service.record_refresh(
@@ -413,6 +420,7 @@ class Connections:
             )
             log.error("Failed to refresh Zoom token: %s", reason)
             return ZoomUnavailable(reason)
+        metrics.REFRESHES.labels("dead").inc()
         reason = f"Zoom rejected the refresh token ({exc.reason or exc.error})"
         if exc.after_lost_answer or connection.refresh_answer_lost_at is not None:
             reason += (

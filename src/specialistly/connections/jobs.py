@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from specialistly import observability as metrics
 from specialistly.clock import Clock
 from specialistly.connections.errors import ZoomNotConnected, ZoomReauthorizationRequired
 from specialistly.connections.flows import Connections
@@ -102,6 +103,8 @@ async def run_keepalive(
                 report.skipped += not done
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, max(1, len(due))))))
+    metrics.KEEPALIVE_RUNS.inc()
+    metrics.KEEPALIVE_REFRESHED.inc(report.refreshed)
     log.info(
         "Keep-alive: %d due, %d refreshed, %d skipped, %d need reconnect, %d failed",
         report.due,

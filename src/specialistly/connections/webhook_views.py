@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from specialistly import observability as metrics
 from specialistly.deps import Ctx
 from specialistly.text import is_clean
 from specialistly.zoom.webhooks import signature_valid, url_validation_answer
@@ -36,10 +37,13 @@ async def zoom_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     timestamp = request.headers.get("x-zm-request-timestamp", "")
     signature = request.headers.get("x-zm-signature", "")
     if secret is None or not TIMESTAMP.fullmatch(timestamp) or not signature:
+        metrics.WEBHOOKS.labels("unknown", "unsigned").inc()
         raise HTTPException(401, "Missing Zoom signature.")
     if abs(ctx.clock.now().timestamp() - int(timestamp)) > MAX_AGE_SECONDS:
+        metrics.WEBHOOKS.labels("unknown", "stale").inc()
         raise HTTPException(401, "Stale timestamp: the event is more than 5 minutes old.")
     if not signature_valid(secret.get_secret_value(), timestamp, body, signature):
+        metrics.WEBHOOKS.labels("unknown", "bad_signature").inc()
         raise HTTPException(401, "Bad Zoom signature.")
     try:
         event: Any = json.loads(body)
@@ -50,6 +54,8 @@ async def zoom_webhook(request: Request, ctx: Ctx) -> JSONResponse:
     kind = str(event.get("event", ""))
     found = event.get("payload")
     payload: dict[str, Any] = found if isinstance(found, dict) else {}
+    known = kind if kind in ("endpoint.url_validation", "app_deauthorized") else "other"
+    metrics.WEBHOOKS.labels(known, "accepted").inc()
     if kind == "endpoint.url_validation":
         plain = str(payload.get("plainToken", ""))
         if not plain or len(plain) > 200 or not is_clean(plain):
