@@ -131,8 +131,13 @@ class Harness:
         )
         return int(rows[0][0])
 
-    async def emails(self, kind: str = "zoom_reconnect_needed") -> list[Any]:
-        return await self.raw("SELECT to_address, body FROM outbox_emails WHERE kind = :k", k=kind)
+    async def emails(self, kind: str = "zoom_reconnect_needed") -> list[tuple[str, str]]:
+        """The outbox's emails of a kind, bodies decrypted."""
+        rows = await self.raw("SELECT to_address, body FROM outbox_emails WHERE kind = :k", k=kind)
+        return [(to, self.ctx.cipher.decrypt(body)) for to, body in rows]
+
+    async def email_bodies(self, kind: str) -> list[tuple[str]]:
+        return [(body,) for _, body in await self.emails(kind)]
 
     async def add_slot(
         self, browser: httpx.AsyncClient, start: str | None = None, minutes: int = 30

@@ -68,7 +68,7 @@ def build_context(
         retry=retry,
     )
     api = ZoomApi(zoom_http, api_base_url=settings.zoom_api_base_url, retry=retry)
-    notifier = Notifier(clock=clock, base_url=settings.base_url)
+    notifier = Notifier(clock=clock, base_url=settings.base_url, cipher=cipher)
     connections = Connections(
         db=db,
         oauth=oauth,

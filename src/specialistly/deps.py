@@ -37,3 +37,11 @@ async def current_specialist(
 
 CurrentSpecialist = Annotated[Specialist, Depends(current_specialist)]
 MaybeSpecialist = Annotated[Specialist | None, Depends(optional_specialist)]
+
+
+# Answers any API operation may give: a body that is not JSON, a missing session, bad input.
+API_ERRORS: dict[int | str, dict[str, str]] = {
+    400: {"description": "The request body cannot be read"},
+    401: {"description": "Not signed in"},
+    422: {"description": "Invalid input; `detail` says where and why"},
+}

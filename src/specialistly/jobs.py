@@ -32,7 +32,7 @@ async def meetings(ctx: AppContext) -> Any:
 
 
 async def outbox(ctx: AppContext) -> Any:
-    return {"sent": await deliver_outbox(ctx.db, ctx.email, ctx.clock)}
+    return {"sent": await deliver_outbox(ctx.db, ctx.email, ctx.clock, ctx.cipher)}
 
 
 @dataclass(frozen=True)

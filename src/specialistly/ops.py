@@ -21,6 +21,7 @@ from specialistly.config import (
 from specialistly.connections.models import OAuthState, ZoomConnection
 from specialistly.context import AppContext
 from specialistly.db import Database
+from specialistly.notifications.models import OutboxEmail
 from specialistly.security import TokenCipher, mask
 from specialistly.specialists.models import Specialist
 from specialistly.zoom.errors import ZoomError, ZoomTokenRejected
@@ -250,6 +251,7 @@ ENCRYPTED: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
     (ZoomConnection, ZoomConnection.id, ("access_token", "refresh_token")),
     (OAuthState, OAuthState.state_digest, ("code_verifier",)),
     (Booking, Booking.id, ("manage_token", "start_url")),
+    (OutboxEmail, OutboxEmail.id, ("body",)),
 )
 
 

@@ -68,7 +68,7 @@ async def test_every_answer_carries_a_request_id(h: Harness) -> None:
     assert odd.headers["x-request-id"] != "bad id"
 
 
-def test_a_full_sandbox_run_logs_json_with_request_ids_and_no_secret(tmp_path: Path) -> None:
+def test_a_full_sandbox_run_leaves_no_token_or_secret_in_logs_or_database(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = clean_env(
@@ -142,3 +142,11 @@ def test_a_full_sandbox_run_logs_json_with_request_ids_and_no_secret(tmp_path: P
     for value in issued:
         assert value not in text
     assert "a long password" not in text
+    # The raw database (and its write-ahead log) holds none of them either.
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "var").glob("specialistly.db*"))
+    for value in [
+        *issued,
+        *(secrets_file[name] for name in ("user_client_secret", "s2s_client_secret")),
+    ]:
+        assert value.encode() not in stored
+    assert b"a long password" not in stored

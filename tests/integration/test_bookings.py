@@ -27,7 +27,9 @@ async def test_a_booking_gets_its_zoom_meeting_at_once(h: Harness) -> None:
     assert meeting["start_time"] == booking["start_time"].replace("+00:00", "Z")
     [(stored_id,)] = await h.raw("SELECT zoom_meeting_id FROM bookings")
     assert stored_id == meeting["id"] > 2**31  # Zoom's ids need 64 bits
-    emails = dict(await h.raw("SELECT kind, body FROM outbox_emails"))
+    emails = {
+        kind: (await h.emails(kind))[0][1] for kind in ("booking_confirmation", "booking_host")
+    }
     assert booking["meeting"]["join_url"] in emails["booking_confirmation"]
     assert meeting["start_url"] in emails["booking_host"]
 
@@ -203,9 +205,7 @@ async def test_a_dead_grant_confirms_bookings_and_reconnecting_brings_the_links(
         if fallback == "platform":
             assert {b["meeting"]["provider"] for b in bookings} == {"platform_zoom"}
             assert all(b["meeting"]["join_url"] for b in bookings)
-            emails = await h.raw(
-                "SELECT body FROM outbox_emails WHERE kind = 'booking_confirmation'"
-            )
+            emails = await h.email_bodies("booking_confirmation")
             assert all("Specialistly's own Zoom account" in body for (body,) in emails)
             stats = await h.stats()
             assert stats["token_requests"]["account_credentials"] == {"ok": 1}  # cached
@@ -213,7 +213,7 @@ async def test_a_dead_grant_confirms_bookings_and_reconnecting_brings_the_links(
             return
         assert {b["meeting"]["status"] for b in bookings} == {"pending"}
         assert {b["meeting"]["join_url"] for b in bookings} == {None}
-        follow = await h.raw("SELECT body FROM outbox_emails WHERE kind = 'booking_confirmation'")
+        follow = await h.email_bodies("booking_confirmation")
         assert len(follow) == 5
         assert all("will follow" in body for (body,) in follow)
 
@@ -224,9 +224,7 @@ async def test_a_dead_grant_confirms_bookings_and_reconnecting_brings_the_links(
         mine = (await browser.get("/api/v1/bookings")).json()
         assert {b["meeting"]["status"] for b in mine} == {"created"}
         assert len(await h.zoom_meetings("dead@zoom.example.com")) == 5
-        links = await h.raw(
-            "SELECT to_address, body FROM outbox_emails WHERE kind = 'booking_link'"
-        )
+        links = await h.emails("booking_link")
         assert len(links) == 5
         joined = {b["meeting"]["join_url"] for b in mine}
         assert all(any(url in body for url in joined) for _, body in links)

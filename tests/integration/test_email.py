@@ -37,8 +37,8 @@ async def test_emails_go_out_by_smtp_once(h: Harness) -> None:
     try:
         await _queue(h, "customer@example.com")
         sender = SmtpSender(f"smtp://127.0.0.1:{port}")
-        assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock) == 1
-        assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock) == 0
+        assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock, h.ctx.cipher) == 1
+        assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock, h.ctx.cipher) == 0
     finally:
         controller.stop()
     [(_, to, content)] = inbox.messages
@@ -52,7 +52,7 @@ async def test_emails_go_out_by_smtp_once(h: Harness) -> None:
 async def test_an_unreachable_smtp_server_keeps_the_email_for_later(h: Harness) -> None:
     await _queue(h, "later@example.com")
     sender = SmtpSender(f"smtp://127.0.0.1:{free_port()}")
-    assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock) == 0
+    assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock, h.ctx.cipher) == 0
     [(sent_at, error)] = await h.raw("SELECT sent_at, last_error FROM outbox_emails")
     assert sent_at is None
     assert error == "ConnectionRefusedError"
@@ -63,7 +63,7 @@ async def test_without_smtp_the_outbox_keeps_the_email_and_the_log_says_so(
 ) -> None:
     caplog.set_level(logging.INFO)
     await _queue(h, "logged@example.com")
-    assert await deliver_outbox(h.ctx.db, LogSender(), h.ctx.clock) == 1
+    assert await deliver_outbox(h.ctx.db, LogSender(), h.ctx.clock, h.ctx.cipher) == 1
     assert "Email kept in the outbox (SMTP_URL not set): to=logged@example.com" in caplog.text
     assert len(await h.raw("SELECT id FROM outbox_emails")) == 1
 

@@ -15,10 +15,10 @@ from specialistly.bookings.flows import (
     SlotTaken,
 )
 from specialistly.bookings.models import Booking
-from specialistly.deps import Ctx, CurrentSpecialist, MaybeSpecialist
+from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist, MaybeSpecialist
 from specialistly.text import Text
 
-router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"], responses=API_ERRORS)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 ManageToken = Annotated[
     str | None, Query(max_length=200, description="the customer's manage_token")

@@ -12,9 +12,9 @@ from specialistly.config import CALLBACK_PATH
 from specialistly.connections import service
 from specialistly.connections.errors import ConnectFailed
 from specialistly.connections.flows import RECONNECT_PATH
-from specialistly.deps import Ctx, CurrentSpecialist, MaybeSpecialist
+from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist, MaybeSpecialist
 
-router = APIRouter(tags=["zoom connection"])
+router = APIRouter(tags=["zoom connection"], responses=API_ERRORS)
 
 
 class ZoomStatus(BaseModel):
@@ -31,6 +31,7 @@ class ZoomStatus(BaseModel):
 @router.get(
     "/api/v1/zoom/connect",
     status_code=302,
+    response_class=RedirectResponse,
     responses={302: {"description": "To Zoom's consent page"}, 401: {"description": "Signed out"}},
 )
 async def connect(specialist: CurrentSpecialist, ctx: Ctx) -> RedirectResponse:
@@ -46,7 +47,12 @@ async def reconnect(specialist: MaybeSpecialist, ctx: Ctx) -> RedirectResponse:
     return RedirectResponse(await ctx.connections.start_connect(specialist.id), status_code=302)
 
 
-@router.get(CALLBACK_PATH, status_code=302, responses={302: {"description": "To the dashboard"}})
+@router.get(
+    CALLBACK_PATH,
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "To the dashboard"}},
+)
 async def callback(
     request: Request,
     specialist: MaybeSpecialist,

@@ -14,6 +14,7 @@ from specialistly.clock import Clock
 from specialistly.config import Settings
 from specialistly.db import Database
 from specialistly.notifications.models import OutboxEmail
+from specialistly.security import TokenCipher
 
 log = logging.getLogger(__name__)
 FROM_ADDRESS = "Specialistly <no-reply@specialistly.local>"
@@ -70,7 +71,7 @@ def sender_for(settings: Settings) -> EmailSender:
 
 
 async def deliver_outbox(
-    db: Database, sender: EmailSender, clock: Clock, *, limit: int = 100
+    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, *, limit: int = 100
 ) -> int:
     """Deliver unsent outbox emails; answer how many went out. Failures stay for the next run."""
     async with db.reading() as session:
@@ -88,7 +89,7 @@ async def deliver_outbox(
         if email is None:
             continue  # another process has it, or it went out meanwhile
         try:
-            await sender.send(email.to_address, email.subject, email.body)
+            await sender.send(email.to_address, email.subject, cipher.decrypt(email.body))
         except (OSError, smtplib.SMTPException) as exc:
             log.warning("Email %s not delivered: %s", email_id, type(exc).__name__)
             await _finish(db, email_id, sent_at=None, error=f"{type(exc).__name__}")

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from specialistly.clock import Clock
 from specialistly.notifications.models import Notification, OutboxEmail
+from specialistly.security import TokenCipher
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,8 @@ class Email:
 class Notifier:
     """Tell a specialist something in the app and by email, atomically with the cause."""
 
-    def __init__(self, *, clock: Clock, base_url: str) -> None:
-        self.clock, self.base_url = clock, base_url
+    def __init__(self, *, clock: Clock, base_url: str, cipher: TokenCipher) -> None:
+        self.clock, self.base_url, self.cipher = clock, base_url, cipher
 
     def link(self, path: str) -> str:
         return self.base_url + path
@@ -60,7 +61,8 @@ class Notifier:
             OutboxEmail(
                 to_address=email.to,
                 subject=email.subject,
-                body=email.body,
+                # Encrypted at rest: a specialist's notice carries the host's start link.
+                body=self.cipher.encrypt(email.body),
                 kind=email.kind,
                 created_at=self.clock.now(),
                 attempts=0,

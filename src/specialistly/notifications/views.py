@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel
 
-from specialistly.deps import Ctx, CurrentSpecialist
+from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist
 from specialistly.notifications import service
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], responses=API_ERRORS)
 
 
 class NotificationOut(BaseModel):

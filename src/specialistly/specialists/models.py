@@ -50,3 +50,14 @@ class Slot(Base):
     @property
     def end_time(self) -> datetime:
         return self.start_time + timedelta(minutes=self.duration_minutes)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per email (kept as a digest): repeated failures are slowed down."""
+
+    __tablename__ = "login_throttles"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,11 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from specialistly.deps import Ctx, CurrentSpecialist
+from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist
 from specialistly.specialists import slots
 from specialistly.specialists.models import Slot, Specialist
 
-router = APIRouter(prefix="/api/v1", tags=["slots"])
+router = APIRouter(prefix="/api/v1", tags=["slots"], responses=API_ERRORS)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from specialistly.deps import SESSION_COOKIE, Ctx, CurrentSpecialist
+from specialistly.deps import API_ERRORS, SESSION_COOKIE, Ctx, CurrentSpecialist
 from specialistly.specialists import accounts, service
 from specialistly.specialists.models import Specialist
 from specialistly.text import Text
 
-router = APIRouter(prefix="/api/v1", tags=["specialists"])
+router = APIRouter(prefix="/api/v1", tags=["specialists"], responses=API_ERRORS)
 
 
 def _zone(name: str) -> str:
@@ -85,7 +85,13 @@ async def sign_up(body: SignUp, response: Response, ctx: Ctx) -> SpecialistOut:
     return SpecialistOut.of(specialist)
 
 
-@router.post("/auth/login", responses={401: {"description": "Wrong email or password"}})
+@router.post(
+    "/auth/login",
+    responses={
+        401: {"description": "Wrong email or password"},
+        429: {"description": "Too many failed sign-ins for this email; see Retry-After"},
+    },
+)
 async def log_in(body: Login, response: Response, ctx: Ctx) -> SpecialistOut:
     """Sign in with email and password; the answer sets the session cookie."""
     try:
@@ -94,6 +100,12 @@ async def log_in(body: Login, response: Response, ctx: Ctx) -> SpecialistOut:
         )
     except accounts.WrongCredentials:
         raise HTTPException(401, "Wrong email or password.") from None
+    except accounts.TooManyAttempts as wait:
+        raise HTTPException(
+            429,
+            "Too many failed sign-ins for this email. Try again later.",
+            headers={"Retry-After": str(wait.retry_after)},
+        ) from None
     set_session_cookie(response, token, ctx)
     return SpecialistOut.of(specialist)
 

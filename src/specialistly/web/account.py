@@ -116,6 +116,11 @@ async def login(request: Request, ctx: Ctx) -> Response:
         _, token = await accounts.log_in(
             ctx.db, email=email, password=password, now=ctx.clock.now()
         )
+    except accounts.TooManyAttempts as wait:
+        errors = {"form": f"Too many failed sign-ins. Try again in {wait.retry_after} seconds."}
+        return _page(
+            request, ctx, "login", values={"email": email}, errors=errors, next=form.get("next")
+        )
     except accounts.WrongCredentials:
         errors = {"form": "Wrong email or password."}
         return _page(
