@@ -1,6 +1,8 @@
 """The `specialistly` command line."""
 
 import asyncio
+import signal
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -27,6 +29,11 @@ keys_app = typer.Typer(no_args_is_help=True, help="Token encryption keys.")
 app.add_typer(keys_app, name="keys")
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """uvicorn re-raises SIGTERM after its graceful shutdown; make that a plain exit 0."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -49,6 +56,7 @@ def serve(
     from zoom_sandbox import UvicornConnectionDropper
 
     web = UvicornConnectionDropper(create_app(settings, run_jobs=True))
+    _exit_cleanly_on_sigterm()
     uvicorn.run(
         web,
         host=host or settings.host,
@@ -70,6 +78,7 @@ def zoom_sandbox(
     from specialistly.sandbox import standalone_sandbox
     from zoom_sandbox import UvicornConnectionDropper
 
+    _exit_cleanly_on_sigterm()
     uvicorn.run(
         UvicornConnectionDropper(standalone_sandbox(settings)),
         host=host,

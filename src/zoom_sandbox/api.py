@@ -64,6 +64,7 @@ def caller(scope: str) -> Any:
     """Depend on a live bearer token that carries `scope`, after Zoom's failures are applied."""
 
     async def dependency(request: Request, sandbox: SandboxDep) -> Caller:
+        await request.body()  # read it now: the fault gate's disconnect check must not eat it
         gate = await sandbox.faults.gate("api", request)
         if gate.response is not None:
             sandbox.state.stats.faults[gate.outcome] += 1
