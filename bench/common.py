@@ -34,6 +34,8 @@ class Served:
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Where Zoom (the sandbox) is: mounted in the app, or a standalone process.
+    zoom_base: str | None = None
 
     @property
     def base(self) -> str:
@@ -87,9 +89,8 @@ class Served:
         return 0
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        answer = httpx.request(
-            method, f"{self.base}/zoom-sandbox/_control{path}", timeout=30, **kwargs
-        )
+        zoom = self.zoom_base or f"{self.base}/zoom-sandbox"
+        answer = httpx.request(method, f"{zoom}/_control{path}", timeout=30, **kwargs)
         answer.raise_for_status()
         return answer.json() if answer.content else None
 
@@ -97,6 +98,8 @@ class Served:
         return sqlite3.connect(self.folder / "var" / "specialistly.db", timeout=60)
 
     def cipher(self) -> Fernet:
+        if "TOKEN_ENCRYPTION_KEYS" in self.extra_env:
+            return Fernet(self.extra_env["TOKEN_ENCRYPTION_KEYS"].split(",")[0].encode())
         generated = json.loads((self.folder / "var" / "secrets.json").read_text())
         return Fernet(generated["token_encryption_key"].encode())
 
