@@ -178,3 +178,19 @@ def invariants(served: Served, zoom_emails: list[str]) -> dict[str, Any]:
         "needs_reconnect_without_dead_grant": needless,
         "ok": not (duplicates or orphans or missing or needless),
     }
+
+
+def wait_settled(served: Served, *, tries: int = 90, pause: float = 2.0) -> int:
+    """Wait for the jobs to make every pending meeting and finish every deletion; answer
+    how many are still waiting at the end."""
+    waiting = -1
+    for _ in range(tries):
+        with served.db() as conn:
+            (waiting,) = conn.execute(
+                "SELECT COUNT(*) FROM bookings WHERE (status='confirmed' AND "
+                "meeting_status='pending') OR meeting_delete_pending"
+            ).fetchone()
+        if waiting == 0:
+            return 0
+        time.sleep(pause)
+    return waiting

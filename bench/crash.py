@@ -24,7 +24,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BIN, ROOT, Served, free_port, invariants, sign_up_and_connect
+from common import BIN, ROOT, Served, free_port, invariants, sign_up_and_connect, wait_settled
 
 SPECIALISTS = 3
 
@@ -127,15 +127,7 @@ def main(kills: int) -> int:
         for worker in workers:
             worker.join()
         load_seconds = round(time.monotonic() - started, 1)
-        for _ in range(90):  # the restarted server's jobs finish what the crashes left
-            with served.db() as conn:
-                (waiting,) = conn.execute(
-                    "SELECT COUNT(*) FROM bookings WHERE (status='confirmed' AND "
-                    "meeting_status='pending') OR meeting_delete_pending"
-                ).fetchone()
-            if waiting == 0:
-                break
-            time.sleep(2)
+        waiting = wait_settled(served, tries=90)
         with served.db() as conn:
             stored = {
                 r
