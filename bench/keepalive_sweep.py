@@ -39,8 +39,8 @@ async def main(connections: int, rate: float, concurrency: int) -> None:
     print(
         f"{connections} idle connections, Zoom limit {rate:g}/s, {concurrency} workers: "
         f"{report['refreshed']} refreshed in {elapsed:.1f} s "
-        f"({report['refreshed'] / elapsed:.1f}/s), {outcomes.get('rate_limited', 0)} × 429 met, "
-        f"paused {report['paused_seconds']:.0f} s, {dead[0][0]} not connected afterwards"
+        f"({report['refreshed'] / elapsed:.1f}/s), {outcomes.get('rate_limited', 0)} × 429 met "
+        f"(each paused the whole sweep), {dead[0][0]} not connected afterwards"
     )
 
 

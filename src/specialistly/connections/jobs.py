@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 # 429s come back to the sweep at once, so all workers pause together.
 SWEEP_RETRY = RetryPolicy(attempts=3, retry_rate_limits=False)
 MAX_PAUSE = 300.0
-MAX_TRIES = 3
+# A connection Zoom rate-limits is tried again after each pause, this many times per sweep.
+MAX_TRIES = 10
 
 
 @dataclass
