@@ -21,10 +21,13 @@ from tests.harness import harness
 from specialistly.jobs import run_once
 
 
-async def main(connections: int, rate: float, concurrency: int) -> None:
+async def main(connections: int, rate: float, concurrency: int, pace: float) -> None:
     with tempfile.TemporaryDirectory() as folder:
         async with harness(
-            f"sqlite:///{folder}/sweep.db", Path(folder), keepalive_concurrency=concurrency
+            f"sqlite:///{folder}/sweep.db",
+            Path(folder),
+            keepalive_concurrency=concurrency,
+            keepalive_max_per_second=pace,
         ) as h:
             for i in range(connections):
                 await h.connected(f"idle{i}@zoom.example.com")
@@ -37,7 +40,8 @@ async def main(connections: int, rate: float, concurrency: int) -> None:
             dead = await h.raw("SELECT COUNT(*) FROM zoom_connections WHERE status != 'connected'")
     outcomes = stats["token_requests"]["refresh_token"]
     print(
-        f"{connections} idle connections, Zoom limit {rate:g}/s, {concurrency} workers: "
+        f"{connections} idle connections, Zoom limit {rate:g}/s, {concurrency} workers, "
+        f"pace {pace:g}/s: "
         f"{report['refreshed']} refreshed in {elapsed:.1f} s "
         f"({report['refreshed'] / elapsed:.1f}/s), {outcomes.get('rate_limited', 0)} × 429 met "
         f"(each paused the whole sweep), {dead[0][0]} not connected afterwards"
@@ -49,5 +53,6 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--pace", type=float, default=1000, help="KEEPALIVE_MAX_PER_SECOND")
     args = parser.parse_args()
-    asyncio.run(main(args.connections, args.rate, args.concurrency))
+    asyncio.run(main(args.connections, args.rate, args.concurrency, args.pace))

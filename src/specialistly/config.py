@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     keepalive_refresh_after_days: float = Field(30, gt=0, le=80)
     keepalive_interval_seconds: float = Field(3600, gt=0)
     keepalive_concurrency: int = Field(4, ge=1, le=64)
+    keepalive_max_per_second: float = Field(5.0, gt=0, le=1000)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"

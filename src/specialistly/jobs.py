@@ -24,6 +24,7 @@ async def keepalive(ctx: AppContext) -> Any:
         ctx.clock,
         older_than=timedelta(days=settings.keepalive_refresh_after_days),
         concurrency=settings.keepalive_concurrency,
+        per_second=settings.keepalive_max_per_second,
     )
 
 

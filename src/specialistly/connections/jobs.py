@@ -44,11 +44,14 @@ async def run_keepalive(
     *,
     older_than: timedelta,
     concurrency: int,
+    per_second: float | None = None,
 ) -> KeepaliveReport:
     """Refresh every connected connection not refreshed for `older_than`.
 
     Several processes may sweep at once: each row is refreshed under its own lock and
-    re-checked there, and PostgreSQL rows another process holds are skipped.
+    re-checked there, and PostgreSQL rows another process holds are skipped. At most
+    `per_second` refreshes start each second, so a sweep stays under Zoom's limits before
+    any 429; a 429 pauses the whole sweep all the same.
     """
     cutoff = clock.now() - older_than
     async with db.reading() as session:
@@ -67,14 +70,21 @@ async def run_keepalive(
         )
     report = KeepaliveReport(due=len(due))
     queue = deque((specialist_id, 1) for specialist_id in due)
-    resume_at = 0.0
+    resume_at = next_start = 0.0
+    spacing = 1 / per_second if per_second else 0.0
 
     async def worker() -> None:
-        nonlocal resume_at
+        nonlocal resume_at, next_start
         while queue:
             if (wait := resume_at - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
                 continue
+            start = max(time.monotonic(), next_start)
+            next_start = start + spacing
+            if (wait := start - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            if not queue:
+                return
             specialist_id, tries = queue.popleft()
             try:
                 done = await connections.keep_alive(
