@@ -103,3 +103,24 @@ async def test_serve_runs_the_keepalive_on_its_interval(tmp_path: Path) -> None:
             await scheduler.stop()
         assert await h.refreshes() == 1
         assert await h.status(specialist) == "connected"
+
+
+async def test_the_sweep_paces_itself_under_the_rate_it_is_given(h: Harness) -> None:
+    from specialistly.connections.jobs import run_keepalive
+
+    for _ in range(6):
+        await h.connected()
+    await h.advance(31 * DAY)
+    await h.control("PUT", "/faults", json={"rate_limit_per_second": 4})
+    started = asyncio.get_running_loop().time()
+    report = await run_keepalive(
+        h.ctx.connections,
+        h.ctx.db,
+        h.ctx.clock,
+        older_than=timedelta(days=30),
+        concurrency=4,
+        per_second=3,
+    )
+    assert asyncio.get_running_loop().time() - started >= 5 / 3 - 0.1  # six starts, 1/3 s apart
+    assert report.refreshed == 6
+    assert report.rate_limited == 0  # it never met Zoom's limit
