@@ -46,6 +46,17 @@ def add_slot(page: Page, days_ahead: int, hour: int) -> None:
     expect(page.get_by_role("list", name="Open and booked times")).to_contain_text(f"{hour:02d}:00")
 
 
+def specialist_with_a_slot(
+    chromium: Browser, watched: Watched, server: Server, name: str, days_ahead: int, hour: int
+) -> Page:
+    """A signed-up specialist with Zoom connected and one open time."""
+    page = open_page(chromium, watched)
+    sign_up(page, server, name)
+    connect_zoom(page, f"{name.split()[0].lower()}@zoom.example.com")
+    add_slot(page, days_ahead, hour)
+    return page
+
+
 def book_first_time(page: Page, server: Server, specialist: str, customer: str) -> None:
     page.goto(server.base + "/")
     page.get_by_role("link", name=specialist, exact=True).click()
@@ -99,10 +110,7 @@ def test_a_specialist_connects_zoom_and_a_customer_books_with_a_join_link(
 def test_a_grant_zoom_ended_shows_one_banner_and_reconnecting_brings_the_link(
     chromium: Browser, server: Server, watched: Watched
 ) -> None:
-    specialist = open_page(chromium, watched)
-    sign_up(specialist, server, "Rosalind Franklin")
-    connect_zoom(specialist, "rosalind@zoom.example.com")
-    add_slot(specialist, 5, 9)
+    specialist = specialist_with_a_slot(chromium, watched, server, "Rosalind Franklin", 5, 9)
     expect(specialist.locator("#reconnect-banner")).to_have_count(0)
 
     server.control("POST", "/users/rosalind@zoom.example.com/invalidate")
@@ -142,10 +150,7 @@ def _tab_to(page: Page, predicate: str, limit: int = 40) -> None:
 def test_a_customer_can_book_with_the_keyboard_alone(
     chromium: Browser, server: Server, watched: Watched
 ) -> None:
-    specialist = open_page(chromium, watched)
-    sign_up(specialist, server, "Katherine Johnson")
-    connect_zoom(specialist, "katherine@zoom.example.com")
-    add_slot(specialist, 6, 14)
+    specialist_with_a_slot(chromium, watched, server, "Katherine Johnson", 6, 14)
 
     page = open_page(chromium, watched)
     page.goto(server.base + "/")
@@ -167,10 +172,7 @@ def test_a_customer_can_book_with_the_keyboard_alone(
 def test_bad_input_shows_field_errors_and_books_nothing(
     chromium: Browser, server: Server, watched: Watched
 ) -> None:
-    specialist = open_page(chromium, watched)
-    sign_up(specialist, server, "Hedy Lamarr")
-    connect_zoom(specialist, "hedy@zoom.example.com")
-    add_slot(specialist, 7, 16)
+    specialist = specialist_with_a_slot(chromium, watched, server, "Hedy Lamarr", 7, 16)
 
     page = open_page(chromium, watched)
     page.goto(server.base + "/")
@@ -184,10 +186,10 @@ def test_bad_input_shows_field_errors_and_books_nothing(
     expect(page.get_by_label("Your email")).to_have_value("not an email")
     specialist.reload()
     expect(specialist.locator("li.booking")).to_have_count(0)
-    slots: list[dict[str, Any]] = specialist.evaluate(
-        "async (id) => (await fetch('/api/v1/bookings')).json()", None
+    bookings: list[dict[str, Any]] = specialist.evaluate(
+        "async () => (await fetch('/api/v1/bookings')).json()"
     )
-    assert slots == []
+    assert bookings == []
 
 
 def test_oauth_errors_land_on_a_page_that_says_what_to_do(
