@@ -280,3 +280,24 @@ async def test_a_specialist_without_zoom_still_gets_bookings_on_the_platform(h: 
     assert booking["status"] == "confirmed"
     assert booking["meeting"]["provider"] == "platform_zoom"
     assert (await h.stats())["meetings"]["live"] == 1
+
+
+async def test_the_meetings_job_leaves_a_booking_in_progress_to_its_request(h: Harness) -> None:
+    """Another process's job firing between the booking's commit and its meeting must not
+    take the meeting and leave the customer's answer without its link."""
+    from specialistly.jobs import run_once
+
+    browser, _ = await h.connected("race@zoom.example.com")
+    slot = await h.add_slot(browser)
+    maker = h.ctx.bookings.maker
+    real_ensure = maker.ensure
+    reports: list[dict[str, object]] = []
+
+    async def job_first(booking_id: int, *, rounds: int = 1) -> None:
+        reports.append(await run_once(h.ctx, "meetings"))  # the job fires in the gap
+        await real_ensure(booking_id, rounds=rounds)
+
+    maker.ensure = job_first  # type: ignore[method-assign]
+    answer = await h.book(slot)
+    assert reports[0]["due"] == 0
+    assert answer.json()["meeting"]["status"] == "created"

@@ -6,6 +6,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,7 @@ from specialistly.specialists.models import Slot, Specialist
 log = logging.getLogger(__name__)
 # How many tries a booking request makes for its meeting before the job takes over.
 IN_REQUEST_ROUNDS = 3
+REQUEST_OWNS_MEETING_FOR = timedelta(seconds=60)
 
 
 class SlotNotFound(Exception):
@@ -112,6 +114,10 @@ class Bookings:
                 duration_minutes=slot.duration_minutes,
                 created_at=now,
                 meeting_status=MeetingStatus.PENDING,
+                # The request makes this meeting itself; the job takes over only if it cannot
+                # (a job in another process must not claim it first and leave the customer's
+                # answer without its link).
+                meeting_next_attempt_at=now + REQUEST_OWNS_MEETING_FOR,
                 meeting_attempts=0,
                 meeting_outcome_unknown=False,
                 meeting_delete_pending=False,
