@@ -184,6 +184,11 @@ class Harness:
             await run_once(self.ctx, "meetings")
         raise AssertionError("meetings did not settle")
 
+    async def raw_write(self, sql: str, **params: Any) -> None:
+        """Change the database with plain SQL, as an operator or time would."""
+        async with self.ctx.db.engine.begin() as conn:
+            await conn.execute(text(sql), params)
+
     async def raw(self, sql: str, **params: Any) -> list[Any]:
         """Read the database with plain SQL, bypassing the models."""
         async with self.ctx.db.engine.connect() as conn:

@@ -36,6 +36,8 @@ class AppContext:
     bookings: Bookings
 
     async def close(self) -> None:
+        """Let refreshes in flight persist Zoom's answer, then close Zoom's client and the pool."""
+        await self.connections.drain()
         await self.zoom_http.aclose()
         await self.db.dispose()
 
@@ -77,6 +79,7 @@ def build_context(
         clock=clock,
         notifier=notifier,
         leeway=timedelta(seconds=settings.zoom_refresh_leeway_seconds),
+        lease_for=refresh_lease(retry, settings.zoom_http_timeout_seconds),
     )
     platform = PlatformZoom(_server_to_server(settings, zoom_http, retry), clock)
     maker = MeetingMaker(
@@ -108,6 +111,12 @@ def build_context(
         meetings=maker,
         bookings=Bookings(db=db, maker=maker, cipher=cipher, clock=clock, notifier=notifier),
     )
+
+
+def refresh_lease(retry: RetryPolicy, timeout_seconds: float) -> timedelta:
+    """Outlast a refresh's whole retry budget: every attempt timing out, every wait taken."""
+    budget = retry.attempts * (timeout_seconds + retry.max_wait) + retry.max_retry_after
+    return timedelta(seconds=budget + 15)
 
 
 def _server_to_server(

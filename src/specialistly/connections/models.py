@@ -49,10 +49,32 @@ class ZoomConnection(Base):
     incident_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The right to refresh, held by one process of the cluster while it waits on Zoom (no
+    # transaction is open meanwhile); it outlasts the refresh's whole retry budget.
+    refresh_lease_owner: Mapped[str | None] = mapped_column(String(64))
+    refresh_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def forget_tokens(self) -> None:
         self.access_token = self.refresh_token = None
         self.access_token_expires_at = None
+        self.release_lease()
+
+    def lease_held_by_another(self, owner: str, now: datetime) -> bool:
+        """Whether someone else holds the right to refresh right now."""
+        return (
+            self.refresh_lease_owner is not None
+            and self.refresh_lease_owner != owner
+            and self.refresh_lease_until is not None
+            and self.refresh_lease_until > now
+        )
+
+    def take_lease(self, owner: str, until: datetime) -> None:
+        self.refresh_lease_owner, self.refresh_lease_until = owner, until
+
+    def release_lease(self, owner: str | None = None) -> None:
+        """Give the lease up (only if `owner` holds it, when named)."""
+        if owner is None or self.refresh_lease_owner == owner:
+            self.refresh_lease_owner = self.refresh_lease_until = None
 
 
 class OAuthState(Base):

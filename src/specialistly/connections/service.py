@@ -70,6 +70,7 @@ def store_grant(
     connection.last_error = None
     connection.refresh_answer_lost_at = None
     connection.incident_notified_at = None
+    connection.release_lease()
     connection.updated_at = now
 
 
