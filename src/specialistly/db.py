@@ -77,7 +77,7 @@ def create_engine(url: str) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        # Longer than the longest refresh held under the write lock (see RetryPolicy).
+        # Writers wait for each other rather than fail; no write waits on Zoom.
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -22,8 +22,8 @@ from specialistly.zoom.errors import ZoomRateLimited, ZoomUnavailable
 class RetryPolicy:
     """How hard to try before telling the caller Zoom is unavailable."""
 
-    # A refresh holds the database lock across these tries: keep their total well under
-    # SQLite's busy timeout (60 s) with the default 15 s request timeout.
+    # A refresh's lease outlasts all these tries (context.refresh_lease); each try is bounded
+    # by the HTTP timeout.
     attempts: int = 3
     initial_wait: float = 0.5
     max_wait: float = 4.0
