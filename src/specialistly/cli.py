@@ -14,6 +14,7 @@ from specialistly.logs import configure_logging
 
 if TYPE_CHECKING:
     from specialistly.context import AppContext
+    from specialistly.notifications.outbox import OutboxEntry
     from specialistly.ops import TokenStatus
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Specialistly: Zoom scheduling.")
@@ -27,6 +28,8 @@ tokens_app = typer.Typer(
 app.add_typer(tokens_app, name="tokens")
 keys_app = typer.Typer(no_args_is_help=True, help="Token encryption keys.")
 app.add_typer(keys_app, name="keys")
+outbox_app = typer.Typer(no_args_is_help=True, help="The email outbox (never a body or a token).")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _exit_cleanly_on_sigterm() -> None:
@@ -288,6 +291,68 @@ def keys_rotate() -> None:
 
     changed = asyncio.run(go())
     typer.echo(f"{changed} value(s) re-encrypted; every token is under the newest key")
+
+
+def _print_emails(emails: list["OutboxEntry"]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for column in ("id", "to", "subject", "status", "attempts", "next attempt", "last error"):
+        table.add_column(column, overflow="fold")
+    for e in emails:
+        table.add_row(
+            str(e.id),
+            e.to,
+            e.subject,
+            e.status,
+            str(e.attempts),
+            e.next_attempt_at.isoformat(timespec="seconds") if e.next_attempt_at else "—",
+            e.last_error or "—",
+        )
+    Console(width=200).print(table)
+
+
+@outbox_app.command("list")
+def outbox_list(
+    failed: Annotated[bool, typer.Option("--failed", help="Only emails that failed")] = False,
+) -> None:
+    """The newest emails: recipient, subject, status, attempts, next attempt, last error."""
+    from specialistly.notifications.outbox import entries
+
+    async def go() -> None:
+        ctx = _context()
+        try:
+            _print_emails(await entries(ctx.db, failed_only=failed))
+        finally:
+            await ctx.close()
+
+    asyncio.run(go())
+
+
+@outbox_app.command("retry")
+def outbox_retry(email_id: Annotated[int, typer.Argument(help="the email's id")]) -> None:
+    """Make an unsent (e.g. failed) email due again and try it now; non-zero unless it went."""
+    from specialistly.notifications.outbox import EmailAlreadySent, UnknownEmail, retry_now
+
+    async def go() -> str | None:
+        ctx = _context()
+        try:
+            try:
+                entry = await retry_now(ctx.db, ctx.email, ctx.clock, ctx.cipher, email_id)
+            except UnknownEmail:
+                return f"No email {email_id} in the outbox"
+            except EmailAlreadySent:
+                return f"Email {email_id} was sent already; not sending it twice"
+            _print_emails([entry])
+            return None if entry.status == "sent" else f"Email {email_id} not sent"
+        finally:
+            await ctx.close()
+
+    problem = asyncio.run(go())
+    if problem:
+        typer.secho(problem, err=True)
+        raise typer.Exit(1)
 
 
 def main() -> None:

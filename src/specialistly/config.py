@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     public_base_url: str | None = None
     smtp_url: SecretStr | None = None
+    # A PEM of the CA (or the self-signed certificate) to trust for SMTP instead of the system's.
+    smtp_ca_file: Path | None = None
     zoom_sandbox_access_token_ttl: int = Field(3599, ge=1)
     zoom_sandbox_refresh_token_ttl: int = Field(7_776_000, ge=1)
     zoom_sandbox_meetings_per_user_per_day: int = Field(100, ge=0)
@@ -154,6 +156,11 @@ class Settings(BaseSettings):
                 f"ZOOM_REDIRECT_URI's path must be the callback route {CALLBACK_PATH} "
                 f"(it is {redirect_path(self) or '/'})"
             )
+        smtp = urlsplit(self.smtp_url.get_secret_value()) if self.smtp_url else None
+        if smtp is not None and (smtp.scheme not in ("smtp", "smtps") or not smtp.hostname):
+            found.append("SMTP_URL must be smtp://user:pass@host:port or smtps://user:pass@host")
+        if self.smtp_ca_file is not None and not self.smtp_ca_file.is_file():
+            found.append(f"SMTP_CA_FILE {self.smtp_ca_file} is not a readable file")
         if self.meeting_fallback == "platform" and not self.has_s2s and not self.sandbox:
             found.append(
                 "MEETING_FALLBACK is platform but the Server-to-Server app is not configured"

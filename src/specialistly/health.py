@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from specialistly import observability
 from specialistly.bookings.models import Booking, BookingStatus, MeetingStatus
 from specialistly.connections.models import ConnectionStatus, ZoomConnection
+from specialistly.notifications.models import OutboxEmail, OutboxStatus
 
 router = APIRouter(tags=["health"])
 
@@ -45,9 +46,17 @@ async def metrics(request: Request) -> PlainTextResponse:
                 Booking.meeting_status == MeetingStatus.PENDING,
             )
         )
+        emails = await session.execute(
+            select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)
+        )
+        emails_by_status = {status: int(count) for status, count in emails.all()}
     for status in ConnectionStatus:
         observability.CONNECTIONS.labels(status.value).set(by_status.get(status, 0))
     observability.PENDING_MEETINGS.set(pending or 0)
+    for email_status in OutboxStatus:
+        observability.OUTBOX_EMAILS.labels(email_status.value).set(
+            emails_by_status.get(email_status, 0)
+        )
     return PlainTextResponse(
         generate_latest(observability.REGISTRY).decode(), media_type=CONTENT_TYPE_LATEST
     )

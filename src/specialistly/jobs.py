@@ -11,7 +11,7 @@ from typing import Any
 from specialistly.bookings.jobs import run_meetings
 from specialistly.connections.jobs import run_keepalive
 from specialistly.context import AppContext
-from specialistly.notifications.email import deliver_outbox
+from specialistly.notifications.outbox import deliver_outbox
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ async def meetings(ctx: AppContext) -> Any:
 
 
 async def outbox(ctx: AppContext) -> Any:
-    return {"sent": await deliver_outbox(ctx.db, ctx.email, ctx.clock, ctx.cipher)}
+    return await deliver_outbox(ctx.db, ctx.email, ctx.clock, ctx.cipher)
 
 
 @dataclass(frozen=True)

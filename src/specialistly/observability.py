@@ -55,6 +55,28 @@ KEEPALIVE_REFRESHED = Counter(
     "Connections the keep-alive refreshed.",
     registry=REGISTRY,
 )
+EMAIL_ATTEMPTS = Counter(
+    "specialistly_email_attempts",
+    "Attempts to send an outbox email by this process, by outcome (sent, error).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+EMAILS_SENT = Counter(
+    "specialistly_emails_sent",
+    "Outbox emails this process delivered.",
+    registry=REGISTRY,
+)
+EMAILS_FAILED = Counter(
+    "specialistly_emails_failed",
+    "Outbox emails this process marked failed after their last attempt.",
+    registry=REGISTRY,
+)
+OUTBOX_EMAILS = Gauge(
+    "specialistly_outbox_emails",
+    "Outbox emails by status: pending, sent, failed (read from the database at scrape time).",
+    ["status"],
+    registry=REGISTRY,
+)
 
 
 class RequestIds:

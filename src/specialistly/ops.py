@@ -50,6 +50,7 @@ SHOWN_VARS = (
     "SECRET_KEY",
     "PUBLIC_BASE_URL",
     "SMTP_URL",
+    "SMTP_CA_FILE",
     "MEETING_FALLBACK",
 )
 

@@ -135,3 +135,13 @@ def test_starting_with_the_seed_bugs_configuration_is_refused(tmp_path: Path) ->
 def test_a_redirect_uri_off_the_callback_route_is_refused() -> None:
     config = settings(**{**LIVE, "zoom_redirect_uri": "https://example.com/oauth/zoom"})
     assert any("/api/zoom/oauth/user-callback" in p for p in config.problems())
+
+
+def test_an_smtp_url_of_another_scheme_or_a_missing_ca_file_is_refused(tmp_path: Path) -> None:
+    problems = settings(
+        smtp_url="http://user:secret-pass@mail.example.com", smtp_ca_file=tmp_path / "none.pem"
+    ).problems()
+    assert any(p.startswith("SMTP_URL must be smtp://") for p in problems)
+    assert any(p.startswith("SMTP_CA_FILE") for p in problems)
+    assert "secret-pass" not in "\n".join(problems)
+    assert settings(smtp_url="smtps://user:pass@mail.example.com:465").problems() == []

@@ -1,69 +1,157 @@
-"""The outbox: emails written with their cause, delivered by SMTP or kept with a log line."""
+"""The outbox: emails written with their cause, delivered by SMTP over TLS or kept with a log line.
+
+Every test here talks to a real SMTP server (aiosmtpd) through the app's own settings and job.
+"""
 
 import logging
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from specialistly.notifications.email import LogSender, SmtpSender, deliver_outbox
+from specialistly.jobs import run_once
 from specialistly.notifications.service import Email
-from tests.harness import Harness
+from tests.harness import Harness, harness
 from tests.servers import BIN, clean_env, free_port
+from tests.smtp import PASSWORD, USER, Inbox, smtp_server
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append(
-            (envelope.mail_from, envelope.rcpt_tos, envelope.content)  # type: ignore[attr-defined]
-        )
-        return "250 OK"
+@asynccontextmanager
+async def mailing(tmp_path: Path, **settings: Any) -> AsyncIterator[Harness]:
+    """The app with these SMTP settings (SMTP_URL, SMTP_CA_FILE)."""
+    async with harness(f"sqlite:///{tmp_path}/app.db", tmp_path, **settings) as ready:
+        yield ready
 
 
-async def _queue(h: Harness, to: str) -> None:
+async def queue(h: Harness, to: str, subject: str = "Hello", body: str = "Body text") -> None:
     async with h.ctx.db.transaction() as session:
-        h.ctx.notifier.queue_email(session, Email(to, "Hello", "Body text", "test"))
+        h.ctx.notifier.queue_email(session, Email(to, subject, body, "test"))
 
 
-async def test_emails_go_out_by_smtp_once(h: Harness) -> None:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        await _queue(h, "customer@example.com")
-        sender = SmtpSender(f"smtp://127.0.0.1:{port}")
-        assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock, h.ctx.cipher) == 1
-        assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock, h.ctx.cipher) == 0
-    finally:
-        controller.stop()
-    [(_, to, content)] = inbox.messages
+async def outbox_rows(h: Harness) -> list[Any]:
+    return await h.raw(
+        "SELECT to_address, status, attempts, last_error FROM outbox_emails ORDER BY id"
+    )
+
+
+async def test_the_app_logs_in_over_starttls_and_the_message_arrives(tmp_path: Path) -> None:
+    with smtp_server(tmp_path, tls="starttls") as server:
+        url = f"smtp://{USER}:{PASSWORD}@127.0.0.1:{server.port}"
+        async with mailing(tmp_path, smtp_url=url, smtp_ca_file=server.cert) as h:
+            await queue(h, "customer@example.com")
+            assert (await run_once(h.ctx, "outbox"))["sent"] == 1
+            assert (await run_once(h.ctx, "outbox"))["sent"] == 0
+            rows = await outbox_rows(h)
+    assert server.inbox.logins == [(USER, True)]  # AUTH happened inside TLS, and only once
+    [(to, message)] = server.inbox.messages
     assert to == ["customer@example.com"]
-    assert b"Subject: Hello" in content
-    [(sent_at, attempts)] = await h.raw("SELECT sent_at, attempts FROM outbox_emails")
-    assert sent_at is not None
-    assert attempts == 1
+    assert message["Subject"] == "Hello"
+    assert rows == [("customer@example.com", "sent", 1, None)]
 
 
-async def test_an_unreachable_smtp_server_keeps_the_email_for_later(h: Harness) -> None:
-    await _queue(h, "later@example.com")
-    sender = SmtpSender(f"smtp://127.0.0.1:{free_port()}")
-    assert await deliver_outbox(h.ctx.db, sender, h.ctx.clock, h.ctx.cipher) == 0
-    [(sent_at, error)] = await h.raw("SELECT sent_at, last_error FROM outbox_emails")
-    assert sent_at is None
-    assert error == "ConnectionRefusedError"
+async def test_smtps_sends_over_implicit_tls(tmp_path: Path) -> None:
+    with smtp_server(tmp_path, tls="implicit") as server:
+        url = f"smtps://{USER}:{PASSWORD}@127.0.0.1:{server.port}"
+        async with mailing(tmp_path, smtp_url=url, smtp_ca_file=server.cert) as h:
+            await queue(h, "tls@example.com")
+            assert (await run_once(h.ctx, "outbox"))["sent"] == 1
+    assert server.inbox.logins == [(USER, True)]
+    assert server.inbox.recipients() == ["tls@example.com"]
+
+
+async def test_a_password_is_never_sent_to_a_server_without_tls(tmp_path: Path) -> None:
+    with smtp_server(tmp_path, tls="none") as server:
+        url = f"smtp://{USER}:{PASSWORD}@127.0.0.1:{server.port}"
+        async with mailing(tmp_path, smtp_url=url) as h:
+            await queue(h, "clear@example.com")
+            assert (await run_once(h.ctx, "outbox"))["sent"] == 0
+            [(_, status, attempts, error)] = await outbox_rows(h)
+    assert server.inbox.logins == []
+    assert server.inbox.messages == []
+    assert (status, attempts) == ("pending", 1)
+    assert "offers no STARTTLS" in error
+    assert PASSWORD not in error
+
+
+async def test_a_certificate_the_app_does_not_trust_stops_the_message(tmp_path: Path) -> None:
+    with smtp_server(tmp_path, tls="starttls") as server:
+        url = f"smtp://{USER}:{PASSWORD}@127.0.0.1:{server.port}"
+        async with mailing(tmp_path, smtp_url=url) as h:  # no SMTP_CA_FILE: system CAs only
+            await queue(h, "untrusted@example.com")
+            assert (await run_once(h.ctx, "outbox"))["sent"] == 0
+            [(_, status, _, error)] = await outbox_rows(h)
+    assert server.inbox.logins == []
+    assert status == "pending"
+    assert "CERTIFICATE_VERIFY_FAILED" in error or "certificate" in error.lower()
+
+
+async def test_a_message_the_server_refuses_does_not_hold_back_the_next(tmp_path: Path) -> None:
+    inbox = Inbox(refuse={"refused@example.com"})
+    with smtp_server(tmp_path, tls="starttls", inbox=inbox) as server:
+        url = f"smtp://{USER}:{PASSWORD}@127.0.0.1:{server.port}"
+        async with mailing(tmp_path, smtp_url=url, smtp_ca_file=server.cert) as h:
+            await queue(h, "refused@example.com")
+            await queue(h, "next@example.com")
+            run = await run_once(h.ctx, "outbox")
+            rows = await outbox_rows(h)
+    assert run == {"sent": 1, "retrying": 1, "failed": 0}
+    assert inbox.recipients() == ["next@example.com"]
+    [refused, sent] = rows
+    assert refused[:3] == ("refused@example.com", "pending", 1)
+    assert "550" in refused[3]
+    assert sent == ("next@example.com", "sent", 1, None)
+
+
+async def test_a_customer_name_with_a_line_break_adds_no_header_and_holds_back_nothing(
+    tmp_path: Path,
+) -> None:
+    name = "Eve\r\nBcc: x@evil.test"
+    with smtp_server(tmp_path, tls="none") as server:
+        async with mailing(tmp_path, smtp_url=f"smtp://127.0.0.1:{server.port}") as h:
+            browser, _ = await h.connected()
+            booked = await h.client().post(
+                "/api/v1/bookings",
+                json={
+                    "slot_id": await h.add_slot(browser),
+                    "customer_name": name,
+                    "customer_email": "eve@example.com",
+                },
+            )
+            assert booked.status_code == 201, booked.text
+            await queue(h, "later@example.com", subject="After Eve")
+            [(queued,)] = await h.raw("SELECT COUNT(*) FROM outbox_emails")
+            run = await run_once(h.ctx, "outbox")
+    assert run["sent"] == queued == 3
+    assert "x@evil.test" not in server.inbox.recipients()
+    assert "later@example.com" in server.inbox.recipients()
+    subjects = []
+    for _, message in server.inbox.messages:
+        assert "Bcc" not in message
+        assert [key for key in message if key.lower() == "subject"] == ["Subject"]
+        assert "\r" not in message["Subject"]
+        assert "\n" not in message["Subject"]
+        subjects.append(message["Subject"])
+    assert "New booking: Eve Bcc: x@evil.test" in subjects
+
+
+async def test_an_unreachable_smtp_server_keeps_the_email_for_later(tmp_path: Path) -> None:
+    async with mailing(tmp_path, smtp_url=f"smtp://127.0.0.1:{free_port()}") as h:
+        await queue(h, "later@example.com")
+        assert (await run_once(h.ctx, "outbox"))["sent"] == 0
+        [(_, status, attempts, error)] = await outbox_rows(h)
+    assert (status, attempts) == ("pending", 1)
+    assert error.startswith("SMTPConnectError")
 
 
 async def test_without_smtp_the_outbox_keeps_the_email_and_the_log_says_so(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    await _queue(h, "logged@example.com")
-    assert await deliver_outbox(h.ctx.db, LogSender(), h.ctx.clock, h.ctx.cipher) == 1
+    await queue(h, "logged@example.com")
+    assert (await run_once(h.ctx, "outbox"))["sent"] == 1
     assert "Email kept in the outbox (SMTP_URL not set): to=logged@example.com" in caplog.text
     assert len(await h.raw("SELECT id FROM outbox_emails")) == 1
 
@@ -82,7 +170,7 @@ def test_jobs_run_once_runs_a_job_and_refuses_an_unknown_one(tmp_path: Path) -> 
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "sent=0"
+    assert done.stdout.strip() == "sent=0 retrying=0 failed=0"
     unknown = subprocess.run(
         [binary, "jobs", "run-once", "nope"],
         env=env,

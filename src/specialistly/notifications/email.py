@@ -1,31 +1,30 @@
-"""Delivering the outbox: by SMTP when SMTP_URL is set, else to the log (the outbox keeps it)."""
+"""Sending one message: by SMTP when SMTP_URL is set, else to the log (the outbox keeps it)."""
 
-import asyncio
 import logging
-import smtplib
-from datetime import datetime, timedelta
+import ssl
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import or_, select, update
+import aiosmtplib
 
-from specialistly.clock import Clock
 from specialistly.config import Settings
-from specialistly.db import Database
-from specialistly.notifications.models import OutboxEmail
-from specialistly.security import TokenCipher
 
 log = logging.getLogger(__name__)
-FROM_ADDRESS = "Specialistly <no-reply@specialistly.local>"
-MAX_ATTEMPTS = 10
-CLAIM_FOR = timedelta(minutes=5)
+REASON_LIMIT = 500
+
+
+class SmtpTlsRequired(Exception):
+    """The server offers no TLS, and a password never crosses the wire in clear."""
 
 
 class EmailSender(Protocol):
     channel: str
 
-    async def send(self, to: str, subject: str, body: str) -> None: ...
+    async def send(self, message: EmailMessage) -> None: ...
+
+    def reason(self, error: Exception) -> str: ...
 
 
 class LogSender:
@@ -33,93 +32,81 @@ class LogSender:
 
     channel = "outbox"
 
-    async def send(self, to: str, subject: str, body: str) -> None:
-        log.info("Email kept in the outbox (SMTP_URL not set): to=%s subject=%r", to, subject)
+    async def send(self, message: EmailMessage) -> None:
+        log.info(
+            "Email kept in the outbox (SMTP_URL not set): to=%s subject=%r",
+            message["To"],
+            message["Subject"],
+        )
+
+    def reason(self, error: Exception) -> str:
+        return _reason(error, secrets=())
 
 
 class SmtpSender:
-    """Send through an SMTP server given as smtp://user:pass@host:port (smtps:// for TLS)."""
+    """Send through smtp://user:pass@host:port (STARTTLS; required with a password) or smtps://.
+
+    Each message has its own connection, so one the server refuses leaves nothing behind.
+    """
 
     channel = "smtp"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, ca_file: Path | None = None, timeout: float = 20) -> None:
         parts = urlsplit(url)
-        self._tls = parts.scheme == "smtps"
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("SMTP_URL must start with smtp:// or smtps://")
+        self._implicit_tls = parts.scheme == "smtps"
         self._host = parts.hostname or "localhost"
-        self._port = parts.port or (465 if self._tls else 25)
+        self._port = parts.port or (465 if self._implicit_tls else 25)
         self._user = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
+        self._tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        self._timeout = timeout
 
-    async def send(self, to: str, subject: str, body: str) -> None:
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = FROM_ADDRESS, to, subject
-        message.set_content(body)
-        await asyncio.to_thread(self._send, message)
+    async def send(self, message: EmailMessage) -> None:
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            use_tls=self._implicit_tls,
+            start_tls=False,  # decided below, once the server has said what it offers
+            tls_context=self._tls,
+            timeout=self._timeout,
+        )
+        async with smtp:
+            if not self._implicit_tls:
+                await smtp.ehlo()
+                if smtp.supports_extension("starttls"):
+                    await smtp.starttls()
+                elif self._password is not None:
+                    raise SmtpTlsRequired(
+                        "the SMTP server offers no STARTTLS; the password is never sent in clear "
+                        "(use a server with TLS, or smtps://)"
+                    )
+            if self._user is not None and self._password is not None:
+                await smtp.login(self._user, self._password)
+            await smtp.send_message(message)
 
-    def _send(self, message: EmailMessage) -> None:
-        factory = smtplib.SMTP_SSL if self._tls else smtplib.SMTP
-        with factory(self._host, self._port, timeout=20) as smtp:
-            if self._user and self._password:
-                smtp.login(self._user, self._password)
-            smtp.send_message(message)
+    def reason(self, error: Exception) -> str:
+        """Say why a message failed, in words an operator can act on; never the password."""
+        return _reason(error, secrets=(self._password,) if self._password else ())
+
+
+def _reason(error: Exception, *, secrets: tuple[str, ...]) -> str:
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        refused = error.recipients[0]
+        detail = f"recipient refused: {refused.code} {refused.message}"
+    elif isinstance(error, aiosmtplib.SMTPResponseException):
+        detail = f"{error.code} {error.message}"
+    else:
+        detail = str(error)
+    text = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 
 
 def sender_for(settings: Settings) -> EmailSender:
     if settings.smtp_url is not None:
-        return SmtpSender(settings.smtp_url.get_secret_value())
+        return SmtpSender(settings.smtp_url.get_secret_value(), ca_file=settings.smtp_ca_file)
     return LogSender()
-
-
-async def deliver_outbox(
-    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, *, limit: int = 100
-) -> int:
-    """Deliver unsent outbox emails; answer how many went out. Failures stay for the next run."""
-    async with db.reading() as session:
-        ids = list(
-            await session.scalars(
-                select(OutboxEmail.id)
-                .where(OutboxEmail.sent_at.is_(None), OutboxEmail.attempts < MAX_ATTEMPTS)
-                .order_by(OutboxEmail.id)
-                .limit(limit)
-            )
-        )
-    sent = 0
-    for email_id in ids:
-        email = await _claim(db, email_id, clock)
-        if email is None:
-            continue  # another process has it, or it went out meanwhile
-        try:
-            await sender.send(email.to_address, email.subject, cipher.decrypt(email.body))
-        except (OSError, smtplib.SMTPException) as exc:
-            log.warning("Email %s not delivered: %s", email_id, type(exc).__name__)
-            await _finish(db, email_id, sent_at=None, error=f"{type(exc).__name__}")
-            continue
-        await _finish(db, email_id, sent_at=clock.now(), error=None)
-        sent += 1
-    return sent
-
-
-async def _claim(db: Database, email_id: int, clock: Clock) -> OutboxEmail | None:
-    now = clock.now()
-    async with db.transaction() as session:
-        claimed = await session.execute(
-            update(OutboxEmail)
-            .where(
-                OutboxEmail.id == email_id,
-                OutboxEmail.sent_at.is_(None),
-                or_(OutboxEmail.claimed_at.is_(None), OutboxEmail.claimed_at < now - CLAIM_FOR),
-            )
-            .values(claimed_at=now, attempts=OutboxEmail.attempts + 1)
-        )
-        if getattr(claimed, "rowcount", 0) != 1:
-            return None
-        return await session.get(OutboxEmail, email_id)
-
-
-async def _finish(
-    db: Database, email_id: int, *, sent_at: datetime | None, error: str | None
-) -> None:
-    async with db.transaction() as session:
-        email = await session.get(OutboxEmail, email_id)
-        if email is not None:
-            email.sent_at, email.last_error, email.claimed_at = sent_at, error, None

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from specialistly.clock import Clock
-from specialistly.notifications.models import Notification, OutboxEmail
+from specialistly.notifications.message import header_value
+from specialistly.notifications.models import Notification, OutboxEmail, OutboxStatus
 from specialistly.security import TokenCipher
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,19 @@ class Notifier:
 
     def queue_email(self, session: AsyncSession, email: Email) -> None:
         """Write the email to the outbox; it is delivered after the transaction commits."""
+        now = self.clock.now()
         session.add(
             OutboxEmail(
                 to_address=email.to,
-                subject=email.subject,
+                # One clean line, stored as it will be sent (and never longer than its column).
+                subject=header_value(email.subject),
                 # Encrypted at rest: a specialist's notice carries the host's start link.
                 body=self.cipher.encrypt(email.body),
                 kind=email.kind,
-                created_at=self.clock.now(),
+                created_at=now,
                 attempts=0,
+                status=OutboxStatus.PENDING,
+                next_attempt_at=now,
             )
         )
 

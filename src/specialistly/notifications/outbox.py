@@ -1,0 +1,195 @@
+"""Delivering the outbox: each email on its own, retried with backoff, then failed for an operator.
+
+An email is sent, or its failure recorded, in its own short transaction, and any exception while
+building or sending it is that email's alone: it never escapes the run or holds back the next.
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from specialistly import observability
+from specialistly.clock import Clock
+from specialistly.db import Database
+from specialistly.notifications.email import EmailSender
+from specialistly.notifications.message import build_message
+from specialistly.notifications.models import OutboxEmail, OutboxStatus
+from specialistly.security import TokenCipher
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 6
+FIRST_RETRY = timedelta(minutes=2)
+RETRY_GROWTH = 3  # 2, 6, 18, 54 and 162 minutes: about four hours before an email fails
+# An email being sent is due again after this, should its sender die before recording it.
+LEASE = timedelta(minutes=5)
+_jitter = secrets.SystemRandom()
+
+
+class UnknownEmail(Exception):
+    """No email in the outbox has this id."""
+
+
+class EmailAlreadySent(Exception):
+    """The email went out; retrying it would send it twice."""
+
+
+@dataclass
+class OutboxRun:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """An email as operators see it: never its body."""
+
+    id: int
+    to: str
+    subject: str
+    kind: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failure: exponential, with jitter too small to reorder."""
+    base = FIRST_RETRY.total_seconds() * RETRY_GROWTH ** max(attempts - 1, 0)
+    return timedelta(seconds=base * _jitter.uniform(0.8, 1.2))
+
+
+async def deliver_outbox(
+    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, *, limit: int = 100
+) -> OutboxRun:
+    """Deliver the emails that are due, each on its own; say how many went, wait or failed."""
+    async with db.reading() as session:
+        ids = list(
+            await session.scalars(
+                select(OutboxEmail.id)
+                .where(
+                    OutboxEmail.status == OutboxStatus.PENDING,
+                    OutboxEmail.next_attempt_at <= clock.now(),
+                )
+                .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+                .limit(limit)
+            )
+        )
+    run = OutboxRun()
+    for email_id in ids:
+        status = await deliver_one(db, sender, clock, cipher, email_id)
+        if status == OutboxStatus.SENT:
+            run.sent += 1
+        elif status == OutboxStatus.PENDING:
+            run.retrying += 1
+        elif status == OutboxStatus.FAILED:
+            run.failed += 1
+    return run
+
+
+async def deliver_one(
+    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, email_id: int
+) -> OutboxStatus | None:
+    """Send one due email and record the outcome; None when it is not due or another has it."""
+    email = await _claim(db, email_id, clock.now())
+    if email is None:
+        return None
+    try:
+        message = build_message(email.to_address, email.subject, cipher.decrypt(email.body))
+        await sender.send(message)
+    except Exception as error:  # whatever went wrong belongs to this email alone
+        observability.EMAIL_ATTEMPTS.labels("error").inc()
+        return await _record_failure(db, email_id, clock.now(), sender.reason(error))
+    observability.EMAIL_ATTEMPTS.labels("sent").inc()
+    observability.EMAILS_SENT.inc()
+    async with db.transaction() as session:
+        found = await session.get(OutboxEmail, email_id)
+        if found is not None:
+            found.sent(clock.now())
+    return OutboxStatus.SENT
+
+
+async def _claim(db: Database, email_id: int, now: datetime) -> OutboxEmail | None:
+    async with db.transaction() as session:
+        claimed = await session.execute(
+            update(OutboxEmail)
+            .where(
+                OutboxEmail.id == email_id,
+                OutboxEmail.status == OutboxStatus.PENDING,
+                OutboxEmail.next_attempt_at <= now,
+            )
+            .values(claimed_at=now, next_attempt_at=now + LEASE, attempts=OutboxEmail.attempts + 1)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            return None
+        return await session.get(OutboxEmail, email_id)
+
+
+async def _record_failure(
+    db: Database, email_id: int, now: datetime, reason: str
+) -> OutboxStatus | None:
+    async with db.transaction() as session:
+        email = await session.get(OutboxEmail, email_id)
+        if email is None:
+            return None
+        last = email.attempts >= MAX_ATTEMPTS
+        email.attempt_failed(reason, retry_at=None if last else now + retry_delay(email.attempts))
+    if last:
+        observability.EMAILS_FAILED.inc()
+        log.error("Email %s failed after %s attempts: %s", email_id, email.attempts, reason)
+        return OutboxStatus.FAILED
+    log.warning(
+        "Email %s not delivered (attempt %s of %s; next at %s): %s",
+        email_id,
+        email.attempts,
+        MAX_ATTEMPTS,
+        email.next_attempt_at.isoformat(timespec="seconds") if email.next_attempt_at else "—",
+        reason,
+    )
+    return OutboxStatus.PENDING
+
+
+async def entries(
+    db: Database, *, failed_only: bool = False, limit: int = 200
+) -> list[OutboxEntry]:
+    """The newest emails (or only the failed ones), for operators."""
+    query = select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(limit)
+    if failed_only:
+        query = query.where(OutboxEmail.status == OutboxStatus.FAILED)
+    async with db.reading() as session:
+        return [_entry(email) for email in await session.scalars(query)]
+
+
+async def retry_now(
+    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, email_id: int
+) -> OutboxEntry:
+    """Make an unsent email due now and try it at once; answer how it stands afterwards."""
+    async with db.transaction() as session:
+        email = await session.get(OutboxEmail, email_id)
+        if email is None:
+            raise UnknownEmail(email_id)
+        if email.status == OutboxStatus.SENT:
+            raise EmailAlreadySent(email_id)
+        email.due_again(clock.now())
+    await deliver_one(db, sender, clock, cipher, email_id)
+    async with db.reading() as session:
+        found = await session.get(OutboxEmail, email_id)
+        assert found is not None  # emails are purged only once sent
+        return _entry(found)
+
+
+def _entry(email: OutboxEmail) -> OutboxEntry:
+    return OutboxEntry(
+        id=email.id,
+        to=email.to_address,
+        subject=email.subject,
+        kind=email.kind,
+        status=email.status.value,
+        attempts=email.attempts,
+        next_attempt_at=email.next_attempt_at,
+        last_error=email.last_error,
+    )
