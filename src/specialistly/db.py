@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,15 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+_writing: ContextVar[bool] = ContextVar("writing", default=False)
+
+
 class Database:
-    """One engine; sessions for reading and transactions for writing."""
+    """One engine; sessions for reading and transactions for writing.
+
+    On SQLite, writers of this process queue for the database's one write lock in order
+    (FIFO) instead of spinning in SQLite's busy handler; reads never wait (WAL).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -101,6 +109,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
+        self._writer_queue = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,8 +118,23 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """Open a write transaction: it commits on success and rolls back on error."""
-        async with self._write_sessions() as session, session.begin():
-            yield session
+        if _writing.get():
+            # On SQLite it would wait for itself: keep every write transaction one of a kind.
+            raise RuntimeError("a write transaction is already open in this task")
+        marker = _writing.set(True)
+        try:
+            async with self._queued(), self._write_sessions() as session, session.begin():
+                yield session
+        finally:
+            _writing.reset(marker)
+
+    @asynccontextmanager
+    async def _queued(self) -> AsyncIterator[None]:
+        if self._writer_queue is None:
+            yield
+            return
+        async with self._writer_queue:
+            yield
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
