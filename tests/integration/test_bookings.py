@@ -301,3 +301,23 @@ async def test_the_meetings_job_leaves_a_booking_in_progress_to_its_request(h: H
     answer = await h.book(slot)
     assert reports[0]["due"] == 0
     assert answer.json()["meeting"]["status"] == "created"
+
+
+async def test_gateway_errors_after_creates_are_looked_up_not_duplicated(h: Harness) -> None:
+    browser, _ = await h.connected("gateway@zoom.example.com")
+    slots = [await h.add_slot(browser) for _ in range(50)]
+    fault = {"fail_after_success_rate": 0.3, "status": 502}
+    await h.control("PUT", "/faults", json={"api": fault, "seed": 11})
+    answers = await asyncio.gather(*(h.book(s, f"Customer {i}") for i, s in enumerate(slots)))
+    assert [a.status_code for a in answers] == [201] * 50
+    assert (await h.stats())["faults"]["failed_after_success"] > 0
+    await h.control("DELETE", "/faults")
+    await h.settle_meetings()
+    stats = await h.stats()
+    assert stats["meetings"]["live"] == 50
+    assert stats["meetings"]["created"] == 50  # not one create too many, even deleted later
+    bookings = (await browser.get("/api/v1/bookings")).json()
+    assert {b["meeting"]["status"] for b in bookings} == {"created"}
+    meetings = await h.zoom_meetings("gateway@zoom.example.com")
+    by_reference = {m["agenda"].split()[-1]: m["join_url"] for m in meetings}
+    assert by_reference == {b["reference"]: b["meeting"]["join_url"] for b in bookings}
