@@ -25,7 +25,12 @@ from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Specialist
 from specialistly.zoom.api import ZoomMeeting, ZoomMeetings
-from specialistly.zoom.errors import ZoomApiError, ZoomError, ZoomUnavailable
+from specialistly.zoom.errors import (
+    ZoomAccessTokenRejected,
+    ZoomApiError,
+    ZoomError,
+    ZoomUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,7 +88,10 @@ class MeetingMaker:
                 provider, meeting = await self._make(snapshot)
             except Deferred as deferred:
                 last = round_no == rounds - 1 or deferred.wait_for_reconnect or deferred.failed
-                await self._defer(booking_id, deferred, final=last)
+                if not await self._defer(booking_id, deferred, final=last):
+                    # Cancelled meanwhile: a create that may have landed must not outlive it.
+                    await self.delete_if_pending(booking_id)
+                    return
                 if last:
                     return
                 continue
@@ -141,19 +149,29 @@ class MeetingMaker:
         b.outcome_unknown, b.attempt_provider = True, provider
         try:
             meeting = await self.meetings.create(access.token, b.meeting_body(), base_url=base)
-        except ZoomApiError:
+        except (ZoomApiError, ZoomAccessTokenRejected):
+            # A definite "no": nothing was created, so nothing needs looking for.
             await self._mark_attempt(b.id, provider, known=True)
+            b.outcome_unknown = False
             raise
         return meeting
 
     async def _mark_attempt(
         self, booking_id: int, provider: MeetingProvider, *, known: bool = False
     ) -> None:
+        """Record that a create may happen, unless the booking was cancelled meanwhile.
+
+        The mark and the cancel lock the same row, so a cancel either comes first (and
+        nothing is created) or sees the mark (and its deletion looks for the meeting).
+        """
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
-            if booking is not None:
-                booking.meeting_attempt_provider = provider
-                booking.meeting_outcome_unknown = not known
+            if booking is None:
+                return
+            if not known and booking.status != BookingStatus.CONFIRMED:
+                raise Deferred("the booking was cancelled")
+            booking.meeting_attempt_provider = provider
+            booking.meeting_outcome_unknown = not known
 
     # --- recording ---------------------------------------------------------------------
 
@@ -208,14 +226,23 @@ class MeetingMaker:
         start_url = self.cipher.decrypt(booking.start_url) if booking.start_url else ""
         self.notifier.queue_email(session, emails.specialist_notice(booking, specialist, start_url))
 
-    async def _defer(self, booking_id: int, deferred: Deferred, *, final: bool) -> None:
+    async def _defer(self, booking_id: int, deferred: Deferred, *, final: bool) -> bool:
+        """Record why there is no meeting yet; answer False when the booking was cancelled.
+
+        The status is read in the transaction that would queue the confirmation, so a
+        cancelled booking never tells its customer "you're booked".
+        """
         now = self.clock.now()
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
-            if booking is None or booking.meeting_status != MeetingStatus.PENDING:
-                return
-            booking.meeting_last_error = deferred.reason
+            if booking is None:
+                return False
             booking.meeting_claimed_until = None
+            if booking.status != BookingStatus.CONFIRMED:
+                return False
+            if booking.meeting_status != MeetingStatus.PENDING:
+                return True
+            booking.meeting_last_error = deferred.reason
             if deferred.failed:
                 booking.meeting_status = MeetingStatus.FAILED
                 self.notifier.notify(
@@ -241,6 +268,7 @@ class MeetingMaker:
         outcome = "failed" if deferred.failed else "deferred"
         metrics.MEETINGS.labels(outcome, "none").inc()
         log.warning("Meeting for booking %s deferred: %s", booking_id, deferred.reason)
+        return True
 
     # --- deleting ----------------------------------------------------------------------
 
@@ -267,10 +295,16 @@ class MeetingMaker:
             return
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
-            if booking is not None:
-                booking.meeting_delete_pending = False
-                booking.meeting_outcome_unknown = False
-                booking.join_url = booking.start_url = None
+            if booking is None:
+                return
+            claimed = booking.meeting_claimed_until
+            if meeting_id is None and claimed is not None and claimed > self.clock.now():
+                # Nothing found, but a create may still be on its way to Zoom: look again
+                # once its attempt has ended (its answer recorded, or its claim expired).
+                return
+            booking.meeting_delete_pending = False
+            booking.meeting_outcome_unknown = False
+            booking.join_url = booking.start_url = None
 
     async def _find(self, b: "_Snapshot") -> ZoomMeeting | None:
         async def look(access: ZoomAccess) -> ZoomMeeting | None:
