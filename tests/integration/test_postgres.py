@@ -181,3 +181,32 @@ async def test_fifty_concurrent_bookings_of_one_slot_on_postgresql(
         answers = await asyncio.gather(*(h.book(slot, f"Customer {i}") for i in range(50)))
         assert sorted(a.status_code for a in answers) == [201] + [409] * 49
         assert len(await h.zoom_meetings("pg-popular@zoom.example.com")) == 1
+
+
+async def test_deleting_slots_while_they_are_booked_never_leaves_a_booking_on_a_deleted_slot(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with harness(postgres_url, tmp_path) as h:
+        browser, _ = await h.connected("pg-delete@zoom.example.com")
+
+        async def delete(slot: int, delay: float) -> int:
+            await asyncio.sleep(delay)
+            return (await browser.delete(f"/api/v1/slots/{slot}")).status_code
+
+        for rounds in range(4):
+            slots = [await h.add_slot(browser) for _ in range(50)]
+            # Staggered so the deletions land at every point of the bookings' transactions.
+            pairs = await asyncio.gather(
+                *(
+                    asyncio.gather(delete(s, (i % 10) * 0.001 * (rounds + 1)), h.book(s))
+                    for i, s in enumerate(slots)
+                )
+            )
+            for deleted, booked in pairs:
+                # Exactly one of the two wins each pair.
+                assert (deleted, booked.status_code) in ((204, 404), (409, 201))
+        orphans = await h.raw(
+            "SELECT b.id FROM bookings b JOIN slots s ON s.id = b.slot_id "
+            "WHERE b.status = 'confirmed' AND s.deleted_at IS NOT NULL"
+        )
+        assert orphans == []

@@ -115,7 +115,10 @@ class Bookings:
         async with self.db.transaction() as session:
             if key and (replay := await self._replay_in(session, key, digest)) is not None:
                 return replay, False
-            slot = await session.get(Slot, slot_id)
+            # FOR SHARE: a deletion (FOR UPDATE on the slot) waits for this booking to commit
+            # and then sees it, or this waits for the deletion and sees the slot deleted.
+            # Bookings of one slot do not block each other here; the unique index decides.
+            slot = await session.get(Slot, slot_id, with_for_update={"read": True})
             if slot is None or slot.deleted_at is not None:
                 raise SlotNotFound(f"no slot {slot_id}")
             if specialist_id is not None and slot.specialist_id != specialist_id:
