@@ -211,7 +211,10 @@ class Bookings:
                     self.notifier.queue_email(session, emails.cancellation(booking, specialist, to))
         log.info("Booking %s cancelled", booking_id)
         await self.maker.delete_if_pending(booking_id)
-        return await self.get(booking_id)
+        cancelled = await self.get(booking_id)
+        if not cancelled.meeting_delete_pending:
+            await self.maker.release_retired(cancelled.specialist_id)
+        return cancelled
 
 
 def _request_digest(slot_id: int, customer: Customer) -> str:

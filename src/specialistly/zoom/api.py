@@ -76,6 +76,7 @@ class ZoomMeeting:
     start_url: str
     start_time: str
     agenda: str
+    host_id: str = ""  # the Zoom user whose meeting it is
 
 
 def _meeting(body: dict[str, Any]) -> ZoomMeeting:
@@ -86,6 +87,7 @@ def _meeting(body: dict[str, Any]) -> ZoomMeeting:
             start_url=str(body.get("start_url", "")),
             start_time=str(body.get("start_time", "")),
             agenda=str(body.get("agenda", "")),
+            host_id=str(body.get("host_id", "")),
         )
     except (KeyError, TypeError, ValueError):
         raise ZoomUnavailable("Zoom's meeting answer was not understood") from None
