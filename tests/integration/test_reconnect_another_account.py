@@ -115,3 +115,20 @@ async def test_concurrent_cancels_refresh_a_retired_grant_once(h: Harness) -> No
     # One refresh under the row's lease, however many cancels needed the grant at once.
     assert (await h.stats())["token_requests"]["refresh_token"] == {"ok": 1}
     assert (await _grant_of(h, OLD))["refresh_token"] is None
+
+
+async def test_a_lost_create_on_the_old_account_is_found_there_after_a_reconnect(
+    h: Harness,
+) -> None:
+    browser, _ = await h.connected(OLD)
+    await h.control("PUT", "/faults", json={"api": {"lose_response_rate": 1}})
+    await h.book(await h.add_slot(browser))  # the meeting exists on the old account, unheard
+    await h.control("DELETE", "/faults")
+    assert len(await h.zoom_meetings(OLD)) >= 1
+    await h.connect(browser, NEW)
+    await h.settle_meetings()
+    [meeting] = await h.zoom_meetings(OLD)
+    assert await h.zoom_meetings(NEW) == []  # not created a second time on the new account
+    [mine] = (await browser.get("/api/v1/bookings")).json()
+    assert mine["meeting"]["join_url"] == meeting["join_url"]
+    assert (await _grant_of(h, OLD))["refresh_token"] is not None  # it hosts an upcoming one
