@@ -259,7 +259,10 @@ class RetiredGrants:
                 return
             except SQLAlchemyError as exc:
                 if attempt == WRITE_TRIES - 1:
-                    log.error("Could not save a retired grant's rotated tokens: %s", exc)
+                    # The type only: a driver's message could carry the statement's values.
+                    log.error(
+                        "Could not save a retired grant's rotated tokens: %s", type(exc).__name__
+                    )
                     raise
                 await asyncio.sleep(0.2 * 2**attempt)
 
