@@ -337,7 +337,7 @@ async def test_a_cancel_while_a_lost_create_is_in_flight_leaves_no_meeting(h: Ha
     browser, _ = await h.connected("inflight@zoom.example.com")
     slot = await h.add_slot(browser)
     # The create waits at Zoom, then happens, and its answer is lost.
-    slow_and_lost = {"latency_ms": 800, "lose_response_rate": 1}
+    slow_and_lost = {"latency_ms": 1500, "lose_response_rate": 1}
     await h.control("PUT", "/faults", json={"api": slow_and_lost})
     booking = asyncio.create_task(h.book(slot))
     booking_id = await _wait_until(h, "SELECT id FROM bookings WHERE meeting_outcome_unknown")
@@ -358,7 +358,7 @@ async def test_a_booking_cancelled_during_its_last_meeting_attempt_is_not_confir
         slot = await h.add_slot(browser)
         # Zoom takes its time, then refuses the create: the request's last attempt.
         await h.control(
-            "PUT", "/faults", json={"api": {"latency_ms": 500, "error_rate": 1, "status": 400}}
+            "PUT", "/faults", json={"api": {"latency_ms": 1500, "error_rate": 1, "status": 400}}
         )
         booking = asyncio.create_task(h.book(slot))
         booking_id = await _wait_until(h, "SELECT id FROM bookings WHERE meeting_outcome_unknown")

@@ -319,7 +319,7 @@ class MeetingMaker:
             meeting_id, provider = booking.zoom_meeting_id, booking.meeting_provider
             specialist_id, host = booking.specialist_id, booking.meeting_host_zoom_user_id
         try:
-            if meeting_id is None and snapshot.attempt_provider is not None:
+            if meeting_id is None and snapshot.outcome_unknown and snapshot.attempt_provider:
                 # A create whose answer never came: find it by reference before giving up.
                 found = await self._find(snapshot)
                 meeting_id, provider = (
