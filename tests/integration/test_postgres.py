@@ -210,3 +210,35 @@ async def test_deleting_slots_while_they_are_booked_never_leaves_a_booking_on_a_
             "WHERE b.status = 'confirmed' AND s.deleted_at IS NOT NULL"
         )
         assert orphans == []
+
+
+async def test_two_processes_refresh_a_retired_grant_once_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """After a reconnect as another Zoom user, cancels in two processes share one refresh
+    of the replaced grant (a lease on its row, no transaction across Zoom's answer)."""
+    async with harness(postgres_url, tmp_path) as h:
+        browser, _ = await h.connected("pg-old@zoom.example.com")
+        ids = [(await h.book(await h.add_slot(browser), f"C {i}")).json()["id"] for i in range(8)]
+        await h.connect(browser, "pg-new@zoom.example.com")
+        await h.advance(2 * HOUR)
+        other = build_context(
+            h.settings,
+            clock=h.ctx.clock,
+            zoom_transport=h.ctx.zoom_http._transport,
+            retry=FAST_RETRY,
+        )
+        try:
+            await asyncio.gather(
+                *(
+                    (h.ctx if i % 2 else other).bookings.cancel(booking_id)
+                    for i, booking_id in enumerate(ids)
+                )
+            )
+        finally:
+            await other.close()
+        await h.settle_meetings()
+        assert await h.zoom_meetings("pg-old@zoom.example.com") == []
+        assert (await h.stats())["token_requests"]["refresh_token"] == {"ok": 1}
+        old = await h.control("GET", "/users/pg-old@zoom.example.com/tokens")
+        assert old["refresh_token"] is None
