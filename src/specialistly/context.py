@@ -7,11 +7,12 @@ import httpx
 
 from specialistly.bookings.flows import Bookings
 from specialistly.bookings.meetings import MeetingMaker
-from specialistly.bookings.service import wake_pending
+from specialistly.bookings.service import needs_host, wake_pending
 from specialistly.clock import Clock, SystemClock
 from specialistly.config import Settings
 from specialistly.connections.flows import Connections
 from specialistly.connections.platform import PlatformZoom
+from specialistly.connections.retired import RetiredGrants
 from specialistly.db import Database
 from specialistly.notifications.email import EmailSender, sender_for
 from specialistly.notifications.service import Notifier
@@ -91,13 +92,20 @@ def build_context(
         clock=clock,
         notifier=notifier,
         fallback=settings.fallback,
+        retired=RetiredGrants(
+            db=db, oauth=oauth, cipher=cipher, clock=clock, still_needed=needs_host
+        ),
     )
 
     async def wake(specialist_id: int) -> None:
         async with db.transaction() as session:
             await wake_pending(session, specialist_id, clock.now())
 
+    async def release_replaced(specialist_id: int) -> None:
+        await maker.release_retired(specialist_id)
+
     connections.on_connected.append(wake)
+    connections.on_connected.append(release_replaced)
     return AppContext(
         settings=settings,
         db=db,

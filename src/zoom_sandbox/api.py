@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from zoom_sandbox import meetings
 from zoom_sandbox.app_state import Sandbox, get_sandbox
 from zoom_sandbox.state import Grant, Meeting, ZoomUser
-from zoom_sandbox.transport import lose_response
+from zoom_sandbox.transport import fail_after_success, lose_response
 
 router = APIRouter(prefix="/v2")
 SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
@@ -72,6 +72,9 @@ def caller(scope: str) -> Any:
         if gate.lose_response:
             sandbox.state.stats.faults["response_lost"] += 1
             lose_response(request.scope)
+        if gate.fail_after is not None:
+            sandbox.state.stats.faults["failed_after_success"] += 1
+            fail_after_success(request.scope, gate.fail_after)
         header = request.headers.get("authorization", "")
         value = header[7:].strip() if header[:7].lower() == "bearer " else ""
         state = sandbox.state

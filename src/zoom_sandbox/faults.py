@@ -20,6 +20,8 @@ class FaultSpec(BaseModel):
     status: int = Field(500, ge=400, le=599)
     latency_ms: int = Field(0, ge=0, le=60_000)
     lose_response_rate: float = Field(0.0, ge=0.0, le=1.0)
+    # The operation happens, then the answer is `status` (a gateway error after the work).
+    fail_after_success_rate: float = Field(0.0, ge=0.0, le=1.0)
     retry_after_seconds: int | None = Field(None, ge=0, le=86_400)
     # Fail (error or lost response) only this many requests, then behave; None: no end.
     count: int | None = Field(None, ge=0)
@@ -43,6 +45,8 @@ class Gate:
     response: Response | None
     outcome: str
     lose_response: bool
+    # Answer this instead once the operation has happened.
+    fail_after: Response | None = None
 
 
 class Faults:
@@ -65,7 +69,7 @@ class Faults:
         self.configure(FaultsConfig())
 
     async def gate(self, target: FaultTarget, request: Request) -> Gate:
-        """Apply latency, then the rate limit, then injected errors; decide a lost response.
+        """Apply latency, the rate limit and injected errors; decide a lost or failed answer.
 
         Latency is spent before Zoom acts: a client that gave up meanwhile changes nothing.
         """
@@ -85,7 +89,12 @@ class Faults:
             return Gate(_injected_error(target, spec), f"http_{spec.status}", False)
         lose = bool(spec.lose_response_rate) and self._rng.random() < spec.lose_response_rate
         self._failed[target] += lose
-        return Gate(None, "ok", lose)
+        if lose or not spec.fail_after_success_rate:
+            return Gate(None, "ok", lose)
+        if self._rng.random() >= spec.fail_after_success_rate:
+            return Gate(None, "ok", False)
+        self._failed[target] += 1
+        return Gate(None, "ok", False, fail_after=_injected_error(target, spec))
 
     def _over_rate_limit(self) -> bool:
         limit = self.config.rate_limit_per_second

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from zoom_sandbox.app_state import Sandbox, get_sandbox
 from zoom_sandbox.config import OAuthApp
 from zoom_sandbox.state import AuthorizationCode, Grant, new_token
-from zoom_sandbox.transport import lose_response
+from zoom_sandbox.transport import fail_after_success, lose_response
 
 router = APIRouter()
 SandboxDep = Annotated[Sandbox, Depends(get_sandbox)]
@@ -159,6 +159,9 @@ async def _token(
     if gate.lose_response:
         sandbox.state.stats.faults["response_lost"] += 1
         lose_response(request.scope)
+    if gate.fail_after is not None:
+        sandbox.state.stats.faults["failed_after_success"] += 1
+        fail_after_success(request.scope, gate.fail_after)
     if set(request.query_params) & {"code", "refresh_token", "client_secret"}:
         return _failed("invalid_request", "Token values are only accepted in the request body")
     if not grant_type:

@@ -1,4 +1,5 @@
-"""Lost responses: the operation happens, then the connection closes with no answer at all.
+"""Lost and failed answers: the operation happens, then the connection closes with no answer
+at all, or the answer is an error (a gateway failing after the work).
 
 ASGI has no message for "close without answering", so the sandbox asks whoever serves it:
 `UvicornConnectionDropper` closes uvicorn's socket, `SandboxTransport` (in-process) raises the
@@ -9,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EXCHANGE_KEY = "zoom_sandbox.exchange"
@@ -20,6 +22,7 @@ class Exchange:
 
     def __init__(self) -> None:
         self.lose_response = False
+        self.replacement: Response | None = None
 
 
 def lose_response(scope: Scope) -> None:
@@ -29,8 +32,15 @@ def lose_response(scope: Scope) -> None:
         exchange.lose_response = True
 
 
+def fail_after_success(scope: Scope, answer: Response) -> None:
+    """Answer `answer` instead of the current request's response; the operation completes."""
+    exchange = scope.get(EXCHANGE_KEY)
+    if isinstance(exchange, Exchange):
+        exchange.replacement = answer
+
+
 class LosableResponses:
-    """Swallow a response marked lost and ask the server to drop the connection instead."""
+    """Swallow a response marked lost (the server drops the connection) or replaced."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,10 +53,13 @@ class LosableResponses:
         scope = {**scope, EXCHANGE_KEY: exchange}
 
         async def guarded_send(message: Message) -> None:
-            if not exchange.lose_response:
+            if not exchange.lose_response and exchange.replacement is None:
                 await send(message)
 
         await self.app(scope, receive, guarded_send)
+        if exchange.replacement is not None and not exchange.lose_response:
+            await exchange.replacement(scope, receive, send)
+            return
         if not exchange.lose_response:
             return
         drop: Callable[[], None] | None = scope.get(DROP_KEY)

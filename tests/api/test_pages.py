@@ -112,3 +112,26 @@ async def test_signed_out_visitors_are_sent_to_sign_in_and_pages_answer(h: Harne
         assert (await visitor.get(path)).status_code == 200, path
     assert (await visitor.get("/specialists/999999")).status_code == 404
     assert (await visitor.get("/bookings/1", params={"token": "nope"})).status_code == 404
+
+
+async def test_a_booking_form_with_another_specialists_slot_books_nothing(h: Harness) -> None:
+    browser, specialist = await h.connected("formowner@zoom.example.com")
+    other_browser, _ = await h.connected("formother@zoom.example.com")
+    mine, theirs = await h.add_slot(browser), await h.add_slot(other_browser)
+    customer = h.client()
+    page = await customer.get(f"/specialists/{specialist}")
+    assert f'value="{mine}"' in page.text
+    answer = await customer.post(
+        f"/specialists/{specialist}/book",
+        data={
+            "csrf": csrf_of(page),
+            "slot_id": str(theirs),  # changed in the form: another specialist's slot
+            "customer_name": "Form Customer",
+            "customer_email": "form@example.com",
+        },
+    )
+    assert answer.status_code == 200
+    assert "Choose one of the times shown." in answer.text
+    assert await h.raw("SELECT id FROM bookings") == []
+    assert await h.zoom_meetings("formother@zoom.example.com") == []
+    assert await h.emails("booking_confirmation") == []

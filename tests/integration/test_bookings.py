@@ -301,3 +301,86 @@ async def test_the_meetings_job_leaves_a_booking_in_progress_to_its_request(h: H
     answer = await h.book(slot)
     assert reports[0]["due"] == 0
     assert answer.json()["meeting"]["status"] == "created"
+
+
+async def _wait_until(h: Harness, sql: str) -> int:
+    """Poll the database until `sql` finds a row; answer its first column."""
+    for _ in range(500):
+        rows = await h.raw(sql)
+        if rows:
+            return int(rows[0][0])
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"nothing found by {sql}")
+
+
+async def test_gateway_errors_after_creates_are_looked_up_not_duplicated(h: Harness) -> None:
+    browser, _ = await h.connected("gateway@zoom.example.com")
+    slots = [await h.add_slot(browser) for _ in range(50)]
+    fault = {"fail_after_success_rate": 0.3, "status": 502}
+    await h.control("PUT", "/faults", json={"api": fault, "seed": 11})
+    answers = await asyncio.gather(*(h.book(s, f"Customer {i}") for i, s in enumerate(slots)))
+    assert [a.status_code for a in answers] == [201] * 50
+    assert (await h.stats())["faults"]["failed_after_success"] > 0
+    await h.control("DELETE", "/faults")
+    await h.settle_meetings()
+    stats = await h.stats()
+    assert stats["meetings"]["live"] == 50
+    assert stats["meetings"]["created"] == 50  # not one create too many, even deleted later
+    bookings = (await browser.get("/api/v1/bookings")).json()
+    assert {b["meeting"]["status"] for b in bookings} == {"created"}
+    meetings = await h.zoom_meetings("gateway@zoom.example.com")
+    by_reference = {m["agenda"].split()[-1]: m["join_url"] for m in meetings}
+    assert by_reference == {b["reference"]: b["meeting"]["join_url"] for b in bookings}
+
+
+async def test_a_cancel_while_a_lost_create_is_in_flight_leaves_no_meeting(h: Harness) -> None:
+    browser, _ = await h.connected("inflight@zoom.example.com")
+    slot = await h.add_slot(browser)
+    # The create waits at Zoom, then happens, and its answer is lost.
+    slow_and_lost = {"latency_ms": 1500, "lose_response_rate": 1}
+    await h.control("PUT", "/faults", json={"api": slow_and_lost})
+    booking = asyncio.create_task(h.book(slot))
+    booking_id = await _wait_until(h, "SELECT id FROM bookings WHERE meeting_outcome_unknown")
+    await h.control("DELETE", "/faults")  # the cancel's look-up is answered at once
+    cancelled = await browser.post(f"/api/v1/bookings/{booking_id}/cancel")
+    assert cancelled.json()["status"] == "cancelled"
+    assert (await booking).status_code == 201
+    await h.settle_meetings()
+    assert await h.zoom_meetings("inflight@zoom.example.com") == []
+    assert (await h.stats())["meetings"]["created"] == 1
+
+
+async def test_a_booking_cancelled_during_its_last_meeting_attempt_is_not_confirmed(
+    tmp_path: Path,
+) -> None:
+    async with harness(f"sqlite:///{tmp_path}/c.db", tmp_path, meeting_fallback="none") as h:
+        browser, _ = await h.connected("refused@zoom.example.com")
+        slot = await h.add_slot(browser)
+        # Zoom takes its time, then refuses the create: the request's last attempt.
+        await h.control(
+            "PUT", "/faults", json={"api": {"latency_ms": 1500, "error_rate": 1, "status": 400}}
+        )
+        booking = asyncio.create_task(h.book(slot))
+        booking_id = await _wait_until(h, "SELECT id FROM bookings WHERE meeting_outcome_unknown")
+        cancelled = await browser.post(f"/api/v1/bookings/{booking_id}/cancel")
+        assert cancelled.json()["status"] == "cancelled"
+        assert (await booking).status_code == 201
+        assert await h.emails("booking_confirmation") == []
+        assert await h.emails("booking_link") == []
+        assert len(await h.emails("booking_cancelled")) == 2
+
+
+async def test_the_first_booking_after_zoom_ended_the_grant_falls_back_at_once(
+    h: Harness,
+) -> None:
+    browser, specialist = await h.connected("ended@zoom.example.com")
+    first, second = await h.add_slot(browser), await h.add_slot(browser)
+    # Zoom ends the grant while our access token still looks valid: the create gets a 401,
+    # the refresh an invalid_grant.
+    await h.control("POST", "/users/ended@zoom.example.com/invalidate")
+    for slot in (first, second):
+        booking = (await h.book(slot)).json()
+        assert booking["meeting"]["status"] == "created"
+        assert booking["meeting"]["provider"] == "platform_zoom"
+    assert await h.status(specialist) == "needs_reconnect"
+    assert (await h.stats())["meetings"]["live"] == 2

@@ -181,3 +181,64 @@ async def test_fifty_concurrent_bookings_of_one_slot_on_postgresql(
         answers = await asyncio.gather(*(h.book(slot, f"Customer {i}") for i in range(50)))
         assert sorted(a.status_code for a in answers) == [201] + [409] * 49
         assert len(await h.zoom_meetings("pg-popular@zoom.example.com")) == 1
+
+
+async def test_deleting_slots_while_they_are_booked_never_leaves_a_booking_on_a_deleted_slot(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with harness(postgres_url, tmp_path) as h:
+        browser, _ = await h.connected("pg-delete@zoom.example.com")
+
+        async def delete(slot: int, delay: float) -> int:
+            await asyncio.sleep(delay)
+            return (await browser.delete(f"/api/v1/slots/{slot}")).status_code
+
+        for rounds in range(4):
+            slots = [await h.add_slot(browser) for _ in range(50)]
+            # Staggered so the deletions land at every point of the bookings' transactions.
+            pairs = await asyncio.gather(
+                *(
+                    asyncio.gather(delete(s, (i % 10) * 0.001 * (rounds + 1)), h.book(s))
+                    for i, s in enumerate(slots)
+                )
+            )
+            for deleted, booked in pairs:
+                # Exactly one of the two wins each pair.
+                assert (deleted, booked.status_code) in ((204, 404), (409, 201))
+        orphans = await h.raw(
+            "SELECT b.id FROM bookings b JOIN slots s ON s.id = b.slot_id "
+            "WHERE b.status = 'confirmed' AND s.deleted_at IS NOT NULL"
+        )
+        assert orphans == []
+
+
+async def test_two_processes_refresh_a_retired_grant_once_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """After a reconnect as another Zoom user, cancels in two processes share one refresh
+    of the replaced grant (a lease on its row, no transaction across Zoom's answer)."""
+    async with harness(postgres_url, tmp_path) as h:
+        browser, _ = await h.connected("pg-old@zoom.example.com")
+        ids = [(await h.book(await h.add_slot(browser), f"C {i}")).json()["id"] for i in range(8)]
+        await h.connect(browser, "pg-new@zoom.example.com")
+        await h.advance(2 * HOUR)
+        other = build_context(
+            h.settings,
+            clock=h.ctx.clock,
+            zoom_transport=h.ctx.zoom_http._transport,
+            retry=FAST_RETRY,
+        )
+        try:
+            await asyncio.gather(
+                *(
+                    (h.ctx if i % 2 else other).bookings.cancel(booking_id)
+                    for i, booking_id in enumerate(ids)
+                )
+            )
+        finally:
+            await other.close()
+        await h.settle_meetings()
+        assert await h.zoom_meetings("pg-old@zoom.example.com") == []
+        assert (await h.stats())["token_requests"]["refresh_token"] == {"ok": 1}
+        old = await h.control("GET", "/users/pg-old@zoom.example.com/tokens")
+        assert old["refresh_token"] is None

@@ -80,6 +80,34 @@ async def test_a_lost_create_response_still_creates_the_meeting(kit: SandboxKit)
     assert stats["api_requests"] == {"201": 1}
 
 
+async def test_a_fail_after_success_creates_the_meeting_then_answers_the_status(
+    kit: SandboxKit,
+) -> None:
+    token = (await connected(kit))["access_token"]
+    faults = {"api": {"fail_after_success_rate": 1, "status": 502}}
+    await kit.control("PUT", "/faults", json=faults)
+    answer = await kit.api("POST", "/users/me/meetings", token, json={"topic": "Gateway"})
+    assert answer.status_code == 502
+    assert answer.json()["code"] == 502
+
+    stored = await kit.control("GET", f"/users/{EMAIL}/meetings")
+    assert [m["topic"] for m in stored["meetings"]] == ["Gateway"]
+    stats = await kit.control("GET", "/stats")
+    assert stats["meetings"]["created"] == 1
+    assert stats["faults"] == {"failed_after_success": 1}
+
+
+async def test_a_fail_after_success_on_refresh_still_rotates_the_tokens(kit: SandboxKit) -> None:
+    tokens = await connected(kit)
+    await kit.control("PUT", "/faults", json={"token": {"fail_after_success_rate": 1}})
+    answer = await kit.refresh(tokens["refresh_token"])
+    assert answer.status_code == 500
+    assert answer.json()["error"] == "server_error"
+    await kit.control("DELETE", "/faults")
+    again = await kit.refresh(tokens["refresh_token"])
+    assert again.json() == {"reason": "Invalid Token!", "error": "invalid_grant"}
+
+
 async def test_a_lost_refresh_response_still_rotates_the_refresh_token(kit: SandboxKit) -> None:
     tokens = await connected(kit)
     await kit.control("PUT", "/faults", json={"token": {"lose_response_rate": 1}})

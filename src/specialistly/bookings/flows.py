@@ -35,6 +35,10 @@ class SlotNotFound(Exception):
     """No such slot, or it was deleted."""
 
 
+class SlotOfAnotherSpecialist(SlotNotFound):
+    """The slot exists but belongs to another specialist than the one booked with."""
+
+
 class SlotTaken(Exception):
     """The slot is booked already, or it has started."""
 
@@ -74,12 +78,22 @@ class Bookings:
         )
 
     async def book(
-        self, slot_id: int, customer: Customer, idempotency_key: str | None
+        self,
+        slot_id: int,
+        customer: Customer,
+        idempotency_key: str | None,
+        *,
+        specialist_id: int | None = None,
     ) -> tuple[Booking, bool]:
-        """Confirm the booking, then try for its meeting; answer it and whether it is new."""
+        """Confirm the booking, then try for its meeting; answer it and whether it is new.
+
+        With `specialist_id`, a slot of anyone else is refused before anything is booked.
+        """
         digest = _request_digest(slot_id, customer)
         try:
-            booking, new = await self._commit_booking(slot_id, customer, idempotency_key, digest)
+            booking, new = await self._commit_booking(
+                slot_id, customer, idempotency_key, digest, specialist_id
+            )
         except IntegrityError:
             # Lost a race: for the same Idempotency-Key the winner's booking is ours too.
             replay = await self._replay(idempotency_key, digest) if idempotency_key else None
@@ -91,14 +105,24 @@ class Bookings:
         return await self.get(booking.id), new
 
     async def _commit_booking(
-        self, slot_id: int, customer: Customer, key: str | None, digest: str
+        self,
+        slot_id: int,
+        customer: Customer,
+        key: str | None,
+        digest: str,
+        specialist_id: int | None,
     ) -> tuple[Booking, bool]:
         async with self.db.transaction() as session:
             if key and (replay := await self._replay_in(session, key, digest)) is not None:
                 return replay, False
-            slot = await session.get(Slot, slot_id)
+            # FOR SHARE: a deletion (FOR UPDATE on the slot) waits for this booking to commit
+            # and then sees it, or this waits for the deletion and sees the slot deleted.
+            # Bookings of one slot do not block each other here; the unique index decides.
+            slot = await session.get(Slot, slot_id, with_for_update={"read": True})
             if slot is None or slot.deleted_at is not None:
                 raise SlotNotFound(f"no slot {slot_id}")
+            if specialist_id is not None and slot.specialist_id != specialist_id:
+                raise SlotOfAnotherSpecialist(f"slot {slot_id} is not this specialist's")
             now = self.clock.now()
             if slot.start_time <= now:
                 raise SlotTaken("this slot has started already")
@@ -187,7 +211,10 @@ class Bookings:
                     self.notifier.queue_email(session, emails.cancellation(booking, specialist, to))
         log.info("Booking %s cancelled", booking_id)
         await self.maker.delete_if_pending(booking_id)
-        return await self.get(booking_id)
+        cancelled = await self.get(booking_id)
+        if not cancelled.meeting_delete_pending:
+            await self.maker.release_retired(cancelled.specialist_id)
+        return cancelled
 
 
 def _request_digest(slot_id: int, customer: Customer) -> str:

@@ -16,6 +16,7 @@ BATCH = 200
 class MeetingsReport:
     due: int = 0
     deletions: int = 0
+    grants_revoked: int = 0
 
 
 async def run_meetings(maker: MeetingMaker, db: Database, clock: Clock) -> MeetingsReport:
@@ -26,6 +27,13 @@ async def run_meetings(maker: MeetingMaker, db: Database, clock: Clock) -> Meeti
         await maker.ensure(booking_id)
     for booking_id in deletions:
         await maker.delete_if_pending(booking_id)
-    if due or deletions:
-        log.info("Meetings job: %d due, %d deletions", len(due), len(deletions))
-    return MeetingsReport(due=len(due), deletions=len(deletions))
+    # Grants replaced by a reconnect with another Zoom user, once no meeting needs them.
+    revoked = await maker.release_retired()
+    if due or deletions or revoked:
+        log.info(
+            "Meetings job: %d due, %d deletions, %d grants revoked",
+            len(due),
+            len(deletions),
+            revoked,
+        )
+    return MeetingsReport(due=len(due), deletions=len(deletions), grants_revoked=revoked)

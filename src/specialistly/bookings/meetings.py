@@ -17,15 +17,22 @@ from specialistly import observability as metrics
 from specialistly.bookings import emails, service
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider, MeetingStatus
 from specialistly.clock import Clock
+from specialistly.connections import service as connection_rows
 from specialistly.connections.errors import ZoomNotConnected, ZoomReauthorizationRequired
 from specialistly.connections.flows import Connections, ZoomAccess
 from specialistly.connections.platform import PlatformZoom
+from specialistly.connections.retired import NoRetiredGrant, RetiredGrants
 from specialistly.db import Database
 from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Specialist
 from specialistly.zoom.api import ZoomMeeting, ZoomMeetings
-from specialistly.zoom.errors import ZoomApiError, ZoomError, ZoomUnavailable
+from specialistly.zoom.errors import (
+    ZoomAccessTokenRejected,
+    ZoomApiError,
+    ZoomError,
+    ZoomUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +66,7 @@ class MeetingMaker:
         clock: Clock,
         notifier: Notifier,
         fallback: Literal["platform", "none"],
+        retired: RetiredGrants | None = None,
     ) -> None:
         self.db, self.connections, self.platform, self.meetings = (
             db,
@@ -68,6 +76,7 @@ class MeetingMaker:
         )
         self.cipher, self.clock, self.notifier = cipher, clock, notifier
         self.use_platform = fallback == "platform" and platform.configured
+        self.retired = retired
 
     async def ensure(self, booking_id: int, *, rounds: int = 1) -> None:
         """Give a confirmed booking its meeting, trying up to `rounds` times now."""
@@ -83,7 +92,10 @@ class MeetingMaker:
                 provider, meeting = await self._make(snapshot)
             except Deferred as deferred:
                 last = round_no == rounds - 1 or deferred.wait_for_reconnect or deferred.failed
-                await self._defer(booking_id, deferred, final=last)
+                if not await self._defer(booking_id, deferred, final=last):
+                    # Cancelled meanwhile: a create that may have landed must not outlive it.
+                    await self.delete_if_pending(booking_id)
+                    return
                 if last:
                     return
                 continue
@@ -95,6 +107,8 @@ class MeetingMaker:
     async def _make(self, b: "_Snapshot") -> tuple[MeetingProvider, ZoomMeeting]:
         if b.outcome_unknown and b.attempt_provider == PLATFORM:
             return PLATFORM, await self._on_platform(b)
+        if (found := await self._on_replaced_account(b)) is not None:
+            return SPECIALIST, found
         try:
             return SPECIALIST, await self._on_specialist(b)
         except (ZoomNotConnected, ZoomReauthorizationRequired) as exc:
@@ -111,6 +125,20 @@ class MeetingMaker:
             if not self.use_platform:
                 raise Deferred(f"Zoom refused the meeting: {exc.message}", failed=True) from None
         return PLATFORM, await self._on_platform(b)
+
+    async def _on_replaced_account(self, b: "_Snapshot") -> ZoomMeeting | None:
+        """Look for a create whose outcome is unknown on the account it went to, when the
+        specialist has since connected another Zoom user (the new account cannot see it)."""
+        if not (b.outcome_unknown and b.attempt_provider == SPECIALIST and b.host):
+            return None
+        if self.retired is None:
+            return None
+        try:
+            return await self.retired.call(b.specialist_id, b.host, self._looker(b))
+        except NoRetiredGrant:
+            return None  # the host is the account connected now: `_once` looks there
+        except ZoomError as exc:
+            raise Deferred(f"Zoom unavailable: {exc}") from None
 
     async def _on_specialist(self, b: "_Snapshot") -> ZoomMeeting:
         return await self.connections.call(
@@ -141,19 +169,41 @@ class MeetingMaker:
         b.outcome_unknown, b.attempt_provider = True, provider
         try:
             meeting = await self.meetings.create(access.token, b.meeting_body(), base_url=base)
-        except ZoomApiError:
+        except (ZoomApiError, ZoomAccessTokenRejected):
+            # A definite "no": nothing was created, so nothing needs looking for.
             await self._mark_attempt(b.id, provider, known=True)
+            b.outcome_unknown = False
             raise
         return meeting
 
     async def _mark_attempt(
         self, booking_id: int, provider: MeetingProvider, *, known: bool = False
     ) -> None:
+        """Record that a create may happen, unless the booking was cancelled meanwhile.
+
+        The mark and the cancel lock the same row, so a cancel either comes first (and
+        nothing is created) or sees the mark (and its deletion looks for the meeting).
+        """
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
-            if booking is not None:
-                booking.meeting_attempt_provider = provider
-                booking.meeting_outcome_unknown = not known
+            if booking is None:
+                return
+            if not known and booking.status != BookingStatus.CONFIRMED:
+                raise Deferred("the booking was cancelled")
+            booking.meeting_attempt_provider = provider
+            booking.meeting_outcome_unknown = not known
+            if not known:
+                booking.meeting_host_zoom_user_id = await self._host_now(session, booking, provider)
+
+    @staticmethod
+    async def _host_now(
+        session: AsyncSession, booking: Booking, provider: MeetingProvider
+    ) -> str | None:
+        """The Zoom user a create on `provider` goes to now (the connected one)."""
+        if provider == PLATFORM:
+            return None
+        connection = await connection_rows.get(session, booking.specialist_id)
+        return connection.zoom_user_id if connection else None
 
     # --- recording ---------------------------------------------------------------------
 
@@ -177,7 +227,7 @@ class MeetingMaker:
                     await self._tell_meeting_ready(session, booking)
         metrics.MEETINGS.labels("duplicate" if orphan else "created", provider.value).inc()
         if orphan:
-            await self._delete_at_zoom(provider, specialist_id, meeting.id)
+            await self._delete_at_zoom(provider, specialist_id, meeting.id, meeting.host_id)
         else:
             await self.delete_if_pending(booking_id)
         log.info("Meeting created for booking %s on %s", booking_id, provider.value)
@@ -190,6 +240,11 @@ class MeetingMaker:
         booking.start_url = self.cipher.encrypt(meeting.start_url) if meeting.start_url else None
         booking.meeting_outcome_unknown = False
         booking.meeting_attempt_provider = provider
+        booking.meeting_host_zoom_user_id = (
+            (meeting.host_id or booking.meeting_host_zoom_user_id)
+            if provider == SPECIALIST
+            else None
+        )
         booking.meeting_claimed_until = None
         booking.meeting_next_attempt_at = None
         booking.meeting_last_error = None
@@ -208,14 +263,23 @@ class MeetingMaker:
         start_url = self.cipher.decrypt(booking.start_url) if booking.start_url else ""
         self.notifier.queue_email(session, emails.specialist_notice(booking, specialist, start_url))
 
-    async def _defer(self, booking_id: int, deferred: Deferred, *, final: bool) -> None:
+    async def _defer(self, booking_id: int, deferred: Deferred, *, final: bool) -> bool:
+        """Record why there is no meeting yet; answer False when the booking was cancelled.
+
+        The status is read in the transaction that would queue the confirmation, so a
+        cancelled booking never tells its customer "you're booked".
+        """
         now = self.clock.now()
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
-            if booking is None or booking.meeting_status != MeetingStatus.PENDING:
-                return
-            booking.meeting_last_error = deferred.reason
+            if booking is None:
+                return False
             booking.meeting_claimed_until = None
+            if booking.status != BookingStatus.CONFIRMED:
+                return False
+            if booking.meeting_status != MeetingStatus.PENDING:
+                return True
+            booking.meeting_last_error = deferred.reason
             if deferred.failed:
                 booking.meeting_status = MeetingStatus.FAILED
                 self.notifier.notify(
@@ -241,6 +305,7 @@ class MeetingMaker:
         outcome = "failed" if deferred.failed else "deferred"
         metrics.MEETINGS.labels(outcome, "none").inc()
         log.warning("Meeting for booking %s deferred: %s", booking_id, deferred.reason)
+        return True
 
     # --- deleting ----------------------------------------------------------------------
 
@@ -252,53 +317,74 @@ class MeetingMaker:
                 return
             snapshot = _Snapshot.of(booking, None)
             meeting_id, provider = booking.zoom_meeting_id, booking.meeting_provider
-            specialist_id = booking.specialist_id
+            specialist_id, host = booking.specialist_id, booking.meeting_host_zoom_user_id
         try:
-            if meeting_id is None and snapshot.attempt_provider is not None:
+            if meeting_id is None and snapshot.outcome_unknown and snapshot.attempt_provider:
                 # A create whose answer never came: find it by reference before giving up.
                 found = await self._find(snapshot)
                 meeting_id, provider = (
                     (found.id, snapshot.attempt_provider) if found else (None, None)
                 )
             if meeting_id is not None and provider is not None:
-                await self._delete_at_zoom(provider, specialist_id, meeting_id)
+                await self._delete_at_zoom(provider, specialist_id, meeting_id, host)
         except (ZoomError, ZoomNotConnected, ZoomReauthorizationRequired) as exc:
             log.warning("Meeting of booking %s not deleted yet: %s", booking_id, exc)
             return
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
-            if booking is not None:
-                booking.meeting_delete_pending = False
-                booking.meeting_outcome_unknown = False
-                booking.join_url = booking.start_url = None
+            if booking is None:
+                return
+            claimed = booking.meeting_claimed_until
+            if meeting_id is None and claimed is not None and claimed > self.clock.now():
+                # Nothing found, but a create may still be on its way to Zoom: look again
+                # once its attempt has ended (its answer recorded, or its claim expired).
+                return
+            booking.meeting_delete_pending = False
+            booking.meeting_outcome_unknown = False
+            booking.join_url = booking.start_url = None
 
-    async def _find(self, b: "_Snapshot") -> ZoomMeeting | None:
+    def _looker(self, b: "_Snapshot") -> Callable[[ZoomAccess], Awaitable[ZoomMeeting | None]]:
         async def look(access: ZoomAccess) -> ZoomMeeting | None:
             return await self.meetings.find_by_agenda(
                 access.token, b.reference, base_url=access.api_base_url
             )
 
-        return await self._as(b.attempt_provider, b.specialist_id, look)
+        return look
+
+    async def _find(self, b: "_Snapshot") -> ZoomMeeting | None:
+        return await self._as(b.attempt_provider, b.specialist_id, self._looker(b), b.host)
 
     async def _delete_at_zoom(
-        self, provider: MeetingProvider, specialist_id: int, meeting_id: int
+        self, provider: MeetingProvider, specialist_id: int, meeting_id: int, host: str | None
     ) -> None:
         async def delete(access: ZoomAccess) -> bool:
             return await self.meetings.delete(
                 access.token, meeting_id, base_url=access.api_base_url
             )
 
-        await self._as(provider, specialist_id, delete)
+        await self._as(provider, specialist_id, delete, host)
 
     async def _as(
         self,
         provider: MeetingProvider | None,
         specialist_id: int,
         work: Callable[[ZoomAccess], Awaitable[T]],
+        host: str | None,
     ) -> T:
+        """Act as the account that hosts the meeting: the platform's, a grant a reconnect
+        with another Zoom user replaced, or the specialist's connected one."""
         if provider == PLATFORM:
             return await self.platform.call(work)
+        if host and self.retired is not None:
+            try:
+                return await self.retired.call(specialist_id, host, work)
+            except NoRetiredGrant:
+                pass
         return await self.connections.call(specialist_id, work)
+
+    async def release_retired(self, specialist_id: int | None = None) -> int:
+        """Revoke the replaced grants no upcoming meeting needs any more."""
+        return await self.retired.sweep(specialist_id) if self.retired is not None else 0
 
 
 async def _specialist(session: AsyncSession, specialist_id: int) -> Specialist:
@@ -323,6 +409,7 @@ class _Snapshot:
     attempts: int
     outcome_unknown: bool
     attempt_provider: MeetingProvider | None
+    host: str | None
 
     @classmethod
     def of(cls, booking: Booking, specialist: Specialist | None) -> "_Snapshot":
@@ -338,6 +425,7 @@ class _Snapshot:
             attempts=booking.meeting_attempts,
             outcome_unknown=booking.meeting_outcome_unknown,
             attempt_provider=booking.meeting_attempt_provider,
+            host=booking.meeting_host_zoom_user_id,
         )
 
     def meeting_body(self) -> dict[str, Any]:

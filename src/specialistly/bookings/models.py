@@ -68,6 +68,9 @@ class Booking(Base):
     # set before every create call and cleared by a definite answer, so a crash or a lost
     # answer is followed by a look at the host's meetings before any new create.
     meeting_attempt_provider: Mapped[MeetingProvider | None] = mapped_column(_enum(MeetingProvider))
+    # The Zoom user whose account hosts (or may host) the meeting on the specialist's Zoom:
+    # after a reconnect with another Zoom user, cancelling still acts on this account.
+    meeting_host_zoom_user_id: Mapped[str | None] = mapped_column(String(64), index=True)
     meeting_outcome_unknown: Mapped[bool] = mapped_column(Boolean, default=False)
     meeting_attempts: Mapped[int] = mapped_column(Integer, default=0)
     meeting_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

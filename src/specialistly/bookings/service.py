@@ -6,7 +6,7 @@ Callers own the transaction; nothing here calls Zoom.
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from specialistly.bookings.models import Booking, BookingStatus, MeetingStatus
@@ -98,3 +98,32 @@ async def of_specialist(
         .limit(limit)
     )
     return list(rows)
+
+
+LONGEST_MEETING = timedelta(hours=8)
+
+
+async def needs_host(
+    session: AsyncSession, specialist_id: int, zoom_user_id: str, now: datetime
+) -> bool:
+    """Whether a meeting hosted by this Zoom user still needs its grant: one not yet ended
+    of a confirmed booking, or one whose deletion is not finished."""
+    rows = await session.execute(
+        select(Booking.start_time, Booking.duration_minutes, Booking.meeting_delete_pending)
+        .where(
+            Booking.specialist_id == specialist_id,
+            Booking.meeting_host_zoom_user_id == zoom_user_id,
+            or_(
+                Booking.meeting_delete_pending.is_(True),
+                and_(
+                    Booking.status == BookingStatus.CONFIRMED,
+                    Booking.start_time > now - LONGEST_MEETING,
+                ),
+            ),
+        )
+        .limit(500)
+    )
+    return any(
+        pending or start + timedelta(minutes=minutes) > now
+        for start, minutes, pending in rows.all()
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from specialistly.clock import Clock
-from specialistly.connections import service
+from specialistly.connections import retired, service
 from specialistly.connections.access import RECONNECT_PATH, v2
 from specialistly.connections.errors import ConnectFailed
 from specialistly.connections.models import ConnectionStatus, OAuthState, ZoomConnection
@@ -105,6 +105,9 @@ class Connecting:
             await self._take_over_zoom_user(session, user.id, specialist_id)
             connection = await service.lock(session, specialist_id)
             now = self.clock.now()
+            # Another Zoom user: their meetings already sent to customers still need the
+            # replaced grant (the meetings job revokes it once none does).
+            await retired.retire_replaced(session, connection, user.id, now)
             if connection is None:
                 connection = ZoomConnection(specialist_id=specialist_id, updated_at=now)
                 session.add(connection)
@@ -183,6 +186,7 @@ class Connecting:
             return 0
         ended = 0
         async with self.db.transaction() as session:
+            await retired.forget_user(session, zoom_user_id)
             for connection in await service.by_zoom_user(session, zoom_user_id):
                 stale = (
                     at is not None

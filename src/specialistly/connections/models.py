@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from specialistly.db import Base, UTCDateTime
@@ -102,3 +102,30 @@ class RefreshEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(20))  # connected, ok, transient, dead
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ZoomRetiredGrant(Base):
+    """A grant replaced by a reconnect with another Zoom user, kept while its meetings need it.
+
+    Meetings already sent to customers are hosted by that user: only this grant can delete
+    or move them. Once no upcoming meeting needs it, it is revoked at Zoom and deleted.
+    Tokens are encrypted like a connection's; a refresh takes a short lease on the row
+    (`lease_owner`, `lease_until`) instead of holding a transaction across Zoom's answer.
+    """
+
+    __tablename__ = "zoom_retired_grants"
+    __table_args__ = (UniqueConstraint("specialist_id", "zoom_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    specialist_id: Mapped[int] = mapped_column(
+        ForeignKey("specialists.id", ondelete="CASCADE"), index=True
+    )
+    zoom_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    zoom_email: Mapped[str | None] = mapped_column(String(320))
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    access_token_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    api_url: Mapped[str | None] = mapped_column(String(255))
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

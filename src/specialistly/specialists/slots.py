@@ -56,7 +56,11 @@ async def create(
 
 
 async def delete(session: AsyncSession, specialist_id: int, slot_id: int, now: datetime) -> bool:
-    """Delete an unbooked slot of this specialist; answer False when there is none."""
+    """Delete an unbooked slot of this specialist; answer False when there is none.
+
+    The slot's row lock (FOR UPDATE) conflicts with a booking's FOR SHARE, so a booking
+    either commits first and is seen by `booked`, or finds the slot deleted.
+    """
     slot = await session.get(Slot, slot_id, with_for_update=True)
     if slot is None or slot.specialist_id != specialist_id or slot.deleted_at is not None:
         return False

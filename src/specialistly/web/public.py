@@ -8,7 +8,13 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from specialistly.bookings.flows import BookingNotFound, Customer, SlotNotFound, SlotTaken
+from specialistly.bookings.flows import (
+    BookingNotFound,
+    Customer,
+    SlotNotFound,
+    SlotOfAnotherSpecialist,
+    SlotTaken,
+)
 from specialistly.bookings.models import MeetingProvider
 from specialistly.deps import Ctx, MaybeSpecialist
 from specialistly.specialists import slots
@@ -115,14 +121,16 @@ async def book(request: Request, specialist_id: DbId, ctx: Ctx, me: MaybeSpecial
         errors["customer_email"] = "Enter an email address like name@example.com."
     if not errors:
         try:
-            booking, _ = await ctx.bookings.book(int(slot_id), Customer(name, email), None)
+            booking, _ = await ctx.bookings.book(
+                int(slot_id), Customer(name, email), None, specialist_id=specialist_id
+            )
+        except SlotOfAnotherSpecialist:
+            errors["slot_id"] = "Choose one of the times shown."
         except (SlotNotFound, SlotTaken):
             errors["slot_id"] = "That time was just taken. Please choose another."
         else:
-            if booking.specialist_id == specialist_id:
-                token = ctx.bookings.manage_token(booking)
-                return RedirectResponse(f"/bookings/{booking.id}?token={token}", status_code=303)
-            errors["slot_id"] = "Choose one of the times shown."
+            token = ctx.bookings.manage_token(booking)
+            return RedirectResponse(f"/bookings/{booking.id}?token={token}", status_code=303)
     return await _booking_page(
         request,
         ctx,

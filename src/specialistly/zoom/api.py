@@ -38,6 +38,7 @@ class ZoomApi:
         base_url: str | None = None,
         retry_unknown_outcome: bool = True,
         retry: RetryPolicy | None = None,
+        server_error_may_have_acted: bool = False,
     ) -> httpx.Response:
         """Send one call; raise typed errors for 401, 404, other 4xx and transient failures."""
         url = (base_url or self._base).rstrip("/") + path
@@ -47,6 +48,7 @@ class ZoomApi:
             ),
             retry or self._retry,
             retry_unknown_outcome=retry_unknown_outcome,
+            server_error_may_have_acted=server_error_may_have_acted,
         )
         if response.status_code < 400:
             return response
@@ -74,6 +76,7 @@ class ZoomMeeting:
     start_url: str
     start_time: str
     agenda: str
+    host_id: str = ""  # the Zoom user whose meeting it is
 
 
 def _meeting(body: dict[str, Any]) -> ZoomMeeting:
@@ -84,6 +87,7 @@ def _meeting(body: dict[str, Any]) -> ZoomMeeting:
             start_url=str(body.get("start_url", "")),
             start_time=str(body.get("start_time", "")),
             agenda=str(body.get("agenda", "")),
+            host_id=str(body.get("host_id", "")),
         )
     except (KeyError, TypeError, ValueError):
         raise ZoomUnavailable("Zoom's meeting answer was not understood") from None
@@ -101,7 +105,8 @@ class ZoomMeetings:
     async def create(
         self, token: str, body: dict[str, Any], *, base_url: str | None
     ) -> ZoomMeeting:
-        """POST once: a lost answer is not retried here, the caller looks before creating again."""
+        """POST once: a lost answer or a 5xx (a gateway may fail after Zoom created the
+        meeting) is not retried here; the caller looks before creating again."""
         response = await self._api.request(
             token,
             "POST",
@@ -109,6 +114,7 @@ class ZoomMeetings:
             json=body,
             base_url=base_url,
             retry_unknown_outcome=False,
+            server_error_may_have_acted=True,
         )
         return _meeting(json_body(response))
 

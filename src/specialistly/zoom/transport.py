@@ -49,12 +49,21 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def transient_for(response: httpx.Response) -> ZoomUnavailable | None:
-    """Name a 429 or 5xx answer as a transient failure; other answers are not."""
+def transient_for(
+    response: httpx.Response, *, server_error_may_have_acted: bool = False
+) -> ZoomUnavailable | None:
+    """Name a 429 or 5xx answer as a transient failure; other answers are not.
+
+    A 5xx can come from a gateway after Zoom did the work: for a request that is not safe
+    to repeat the caller says so, and the outcome is then unknown.
+    """
     if response.status_code == 429:
         return ZoomRateLimited("Zoom rate limit (HTTP 429)", retry_after=retry_after(response))
     if response.status_code >= 500:
-        return ZoomUnavailable(f"Zoom answered HTTP {response.status_code}")
+        return ZoomUnavailable(
+            f"Zoom answered HTTP {response.status_code}",
+            outcome_unknown=server_error_may_have_acted,
+        )
     return None
 
 
@@ -64,10 +73,12 @@ async def send(
     *,
     retry_unknown_outcome: bool,
     failures: list[ZoomUnavailable] | None = None,
+    server_error_may_have_acted: bool = False,
 ) -> httpx.Response:
     """Send, retrying transient failures; raise `ZoomUnavailable` when they persist.
 
-    Each failed attempt is appended to `failures` when given.
+    Each failed attempt is appended to `failures` when given. With
+    `server_error_may_have_acted` a 5xx counts as an unknown outcome, like a lost answer.
     """
 
     def retryable(exc: BaseException) -> bool:
@@ -99,7 +110,7 @@ async def send(
     async for attempt in retrying:
         with attempt:
             try:
-                return await _once(request)
+                return await _once(request, server_error_may_have_acted)
             except ZoomUnavailable as exc:
                 if failures is not None:
                     failures.append(exc)
@@ -107,7 +118,9 @@ async def send(
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
 
-async def _once(request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+async def _once(
+    request: Callable[[], Awaitable[httpx.Response]], server_error_may_have_acted: bool
+) -> httpx.Response:
     try:
         response = await request()
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -117,7 +130,8 @@ async def _once(request: Callable[[], Awaitable[httpx.Response]]) -> httpx.Respo
         raise ZoomUnavailable(
             f"no answer from Zoom ({type(exc).__name__})", outcome_unknown=True
         ) from None
-    if (transient := transient_for(response)) is not None:
+    transient = transient_for(response, server_error_may_have_acted=server_error_may_have_acted)
+    if transient is not None:
         raise transient
     return response
 
