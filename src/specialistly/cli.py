@@ -3,13 +3,14 @@
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
 
 from specialistly import db
-from specialistly.config import ConfigurationError, Settings, load_settings
+from specialistly.config import ConfigurationError, Settings, load_settings, read_settings
 from specialistly.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -37,9 +38,9 @@ def _exit_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
-def _settings() -> Settings:
+def _settings(read: Callable[[], Settings] = load_settings) -> Settings:
     try:
-        return load_settings()
+        return read()
     except ConfigurationError as error:
         typer.secho("Configuration problems:", fg=typer.colors.RED, err=True)
         for problem in error.problems:
@@ -94,9 +95,7 @@ def zoom_sandbox(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database to the newest revision (or REVISION); needs only DATABASE_URL."""
-    from specialistly.config import Settings
-
-    db.upgrade(Settings().async_database_url, revision)
+    db.upgrade(_settings(read_settings).async_database_url, revision)
     typer.echo(f"database at {revision}")
 
 
@@ -129,20 +128,14 @@ def jobs_run_once(
 def doctor() -> None:
     """Check the configuration, the database and Zoom; exit non-zero on any problem."""
     import httpx
-    from pydantic import ValidationError
     from rich.console import Console
     from rich.table import Table
 
-    from specialistly.config import Settings, with_generated_secrets
+    from specialistly.config import with_generated_secrets
     from specialistly.ops import Check
     from specialistly.ops import doctor as run_checks
 
-    try:
-        given = Settings()
-    except ValidationError as invalid:
-        for error in invalid.errors():
-            typer.secho(f"✗ {'.'.join(map(str, error['loc'])).upper()}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
+    given = _settings(read_settings)
     filled = with_generated_secrets(given) if not given.problems() else given
 
     async def go() -> list[Check]:

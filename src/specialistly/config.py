@@ -9,7 +9,8 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from specialistly.db import async_url
@@ -76,6 +77,32 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     var_dir: Path = Path("var")
+
+    @field_validator("token_encryption_keys", mode="before")
+    @classmethod
+    def _fernet_keys(cls, value: object) -> object:
+        """Accept only comma-separated Fernet keys; an empty value means "not set"."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        if not raw.strip():
+            return None
+        keys = [k.strip() for k in raw.split(",")]
+        if not any(keys):
+            raise ValueError("holds no key")
+        for number, key in enumerate(keys, start=1):
+            if not key:
+                raise ValueError(f"key {number} of {len(keys)} is empty")
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                # Never repeat the value: it is a secret, or a secret's neighbour.
+                raise ValueError(
+                    f"key {number} of {len(keys)} is not a Fernet key (32 url-safe "
+                    "base64-encoded bytes; make one with `python -c 'from cryptography.fernet "
+                    "import Fernet; print(Fernet.generate_key().decode())'`)"
+                ) from None
+        return value
 
     @property
     def mode(self) -> Literal["live", "sandbox"]:
@@ -168,9 +195,29 @@ class Settings(BaseSettings):
         return found
 
 
+def read_settings(**overrides: object) -> Settings:
+    """Read the environment (and `.env`) into typed settings, or raise `ConfigurationError`.
+
+    Pydantic's own message would quote the offending value, which may be a secret: each
+    problem here names the variable and says what is wrong with it, never what it holds.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as invalid:
+        raise ConfigurationError(
+            [_invalid_variable(error) for error in invalid.errors(include_input=False)]
+        ) from None
+
+
+def _invalid_variable(error: ErrorDetails) -> str:
+    name = "_".join(str(part) for part in error["loc"]).upper() or "configuration"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{name} is invalid: {message}"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the environment (and `.env`), check it, and fill development secrets from `var/`."""
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = read_settings(**overrides)
     if problems := settings.problems():
         raise ConfigurationError(problems)
     return with_generated_secrets(settings)

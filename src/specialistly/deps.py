@@ -45,3 +45,13 @@ API_ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "Not signed in"},
     422: {"description": "Invalid input; `detail` says where and why"},
 }
+
+
+def client_address(request: Request) -> str:
+    """The address the connection came from, as the server saw it; never a header's word.
+
+    The app reads no X-Forwarded-For itself (a client can write anything there). Under
+    `specialistly serve`, uvicorn puts the forwarded address here only for a proxy listed in
+    its trusted-proxy setting FORWARDED_ALLOW_IPS (default: this host, 127.0.0.1 and ::1).
+    """
+    return request.client.host if request.client else "unknown"

@@ -24,8 +24,13 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
 
-def _oauth_error(error: str, reason: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"reason": reason, "error": error}, status_code=status)
+def _oauth_error(error: str, reason: str) -> JSONResponse:
+    # Zoom answers every OAuth error with 400, wrong client credentials included (never 401).
+    return JSONResponse({"reason": reason, "error": error}, status_code=400)
+
+
+def _invalid_client() -> JSONResponse:
+    return _oauth_error("invalid_client", "Invalid client_id or client_secret")
 
 
 def _page_error(message: str) -> JSONResponse:
@@ -170,7 +175,7 @@ async def _token(
         return _failed("invalid_request", "Client ID or client secret is missing")
     app = _authenticate(sandbox, client_id, secret)
     if app is None:
-        return _failed("invalid_client", "Invalid client_id or client_secret", 401)
+        return "invalid_client", _invalid_client()
     if grant_type == "authorization_code":
         return _exchange_code(request, sandbox, app, form)
     if grant_type == "refresh_token":
@@ -180,8 +185,8 @@ async def _token(
     return _failed("unsupported_grant_type", "Grant type is not supported from token endpoint")
 
 
-def _failed(error: str, reason: str, status: int = 400) -> tuple[str, Response]:
-    return error, _oauth_error(error, reason, status)
+def _failed(error: str, reason: str) -> tuple[str, Response]:
+    return error, _oauth_error(error, reason)
 
 
 def _exchange_code(
@@ -276,7 +281,7 @@ async def revoke(request: Request, sandbox: SandboxDep) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     app = _authenticate(sandbox, *client_credentials(request, form))
     if app is None:
-        return _oauth_error("invalid_client", "Invalid client_id or client_secret", 401)
+        return _invalid_client()
     state, value = sandbox.state, form.get("token", "")
     access = state.access_tokens.get(value)
     grant_id = access.grant_id if access else state.grant_by_refresh_token.get(value)

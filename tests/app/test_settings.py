@@ -6,7 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
+from specialistly.app import create_app
 from specialistly.config import ConfigurationError, Settings, load_settings
 from tests.servers import BIN, clean_env
 
@@ -145,3 +147,57 @@ def test_an_smtp_url_of_another_scheme_or_a_missing_ca_file_is_refused(tmp_path:
     assert any(p.startswith("SMTP_CA_FILE") for p in problems)
     assert "secret-pass" not in "\n".join(problems)
     assert settings(smtp_url="smtps://user:pass@mail.example.com:465").problems() == []
+
+
+BAD_KEY = "not-a-fernet-key-but-secret-all-the-same-0123456789"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["doctor"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "keys",
+    [BAD_KEY, f"{Fernet.generate_key().decode()},{BAD_KEY}", " , "],
+    ids=["malformed", "second-of-two-malformed", "no-key"],
+)
+def test_a_malformed_token_encryption_key_stops_the_command_naming_the_variable(
+    tmp_path: Path, command: list[str], keys: str
+) -> None:
+    env = clean_env(
+        TOKEN_ENCRYPTION_KEYS=keys,
+        VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path}/app.db",
+    )
+    result = subprocess.run(
+        [str(BIN / "specialistly"), *command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "TOKEN_ENCRYPTION_KEYS" in result.stderr
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert "not-a-fernet-key" not in output
+    for key in keys.split(","):
+        if key.strip():
+            assert key.strip() not in output
+
+
+def test_create_app_refuses_a_malformed_token_encryption_key_without_showing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN_ENCRYPTION_KEYS", BAD_KEY)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError) as refused:
+        create_app()
+    problems = "\n".join(refused.value.problems)
+    assert "TOKEN_ENCRYPTION_KEYS" in problems
+    assert BAD_KEY not in problems + str(refused.value) + repr(refused.value)
+
+
+def test_an_empty_token_encryption_keys_means_generate_one_in_development(tmp_path: Path) -> None:
+    loaded = load_settings(_env_file=None, token_encryption_keys="", var_dir=tmp_path)
+    assert len(loaded.encryption_keys) == 1

@@ -4,6 +4,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 from specialistly.connections.errors import ZoomReauthorizationRequired
@@ -11,6 +12,7 @@ from specialistly.connections.flows import Connections
 from specialistly.zoom.errors import ZoomUnavailable
 from specialistly.zoom.oauth import AppCredentials, ZoomOAuth
 from tests.harness import FAST_RETRY, ZOOM, Harness, harness
+from zoom_sandbox import SandboxTransport
 
 HOUR = 3600
 
@@ -53,6 +55,51 @@ async def test_a_refresh_wired_to_the_s2s_credentials_is_rejected(h: Harness) ->
     stats = await h.stats()
     assert stats["refresh_requests_by_client"] == {settings.zoom_client_id: 1}
     assert stats["token_requests"]["refresh_token"] == {"invalid_grant": 1}
+
+
+async def test_a_refresh_refused_with_invalid_client_leaves_the_specialist_connected(
+    h: Harness,
+) -> None:
+    """Zoom's 400 invalid_client is our configuration's fault, not a dead grant."""
+    browser, specialist = await h.connected()
+    settings = h.settings
+    assert settings.zoom_user_managed_client_id is not None
+    answers: list[httpx.Response] = []
+
+    async def keep(response: httpx.Response) -> None:
+        await response.aread()
+        answers.append(response)
+
+    async with httpx.AsyncClient(
+        transport=SandboxTransport(h.sandbox_app), event_hooks={"response": [keep]}
+    ) as http:
+        misconfigured = ZoomOAuth(
+            http,
+            oauth_base_url=ZOOM,
+            app=AppCredentials(settings.zoom_user_managed_client_id, "a-rotated-old-secret"),
+            redirect_uri=settings.zoom_redirect_uri or "",
+            retry=FAST_RETRY,
+        )
+        ctx = h.ctx
+        wrong_secret = Connections(
+            db=ctx.db,
+            oauth=misconfigured,
+            api=ctx.connections.api,
+            cipher=ctx.cipher,
+            clock=ctx.clock,
+            notifier=ctx.notifier,
+        )
+        await h.advance(HOUR)
+        with pytest.raises(ZoomUnavailable):
+            await wrong_secret.get_valid_token(specialist)
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [(400, "invalid_client")]
+    status = (await browser.get("/api/v1/zoom/status")).json()
+    assert status["status"] == "connected"
+    assert "invalid_client" in status["last_error"]
+    assert await h.notifications(specialist) == 0
+    # With the right secret the same grant refreshes: nothing was lost.
+    await h.ctx.connections.get_valid_token(specialist)
+    assert (await browser.get("/api/v1/zoom/status")).json()["refresh_error_count"] == 0
 
 
 async def test_a_day_of_hourly_use_refreshes_24_times_in_a_chain(h: Harness) -> None:

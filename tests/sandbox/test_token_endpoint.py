@@ -97,18 +97,29 @@ async def test_client_credentials_work_in_the_form_body_too(kit: SandboxKit) -> 
     assert answer.status_code == 200
 
 
-async def test_a_wrong_secret_is_invalid_client(kit: SandboxKit) -> None:
-    code = await kit.code()
-    answer = await kit.http.post(
-        "/oauth/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": kit.redirect_uri},
-        headers=basic(kit.config.user_app.client_id, "wrong"),
-    )
-    assert answer.status_code == 401
-    assert answer.json() == {
-        "reason": "Invalid client_id or client_secret",
-        "error": "invalid_client",
-    }
+INVALID_CLIENT = {"reason": "Invalid client_id or client_secret", "error": "invalid_client"}
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/oauth/token", {"grant_type": "authorization_code", "code": "c", "redirect_uri": "r"}),
+        ("/oauth/token", {"grant_type": "refresh_token", "refresh_token": "r"}),
+        ("/oauth/token", {"grant_type": "account_credentials", "account_id": "a"}),
+        ("/oauth/revoke", {"token": "t"}),
+    ],
+)
+@pytest.mark.parametrize("who", ["wrong secret", "unknown client"])
+async def test_wrong_client_credentials_get_zooms_400_invalid_client_everywhere(
+    kit: SandboxKit, path: str, form: dict[str, str], who: str
+) -> None:
+    """Zoom answers 400, not 401, to wrong client credentials (ZOOM.md), on every grant."""
+    tokens = await kit.connect()
+    form = {k: tokens["refresh_token"] if k == "refresh_token" else v for k, v in form.items()}
+    client_id = kit.config.user_app.client_id if who == "wrong secret" else "nobody"
+    answer = await kit.http.post(path, data=form, headers=basic(client_id, "wrong"))
+    assert answer.status_code == 400
+    assert answer.json() == INVALID_CLIENT
 
 
 async def test_missing_credentials_and_grant_type_are_named(kit: SandboxKit) -> None:

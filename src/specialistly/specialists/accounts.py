@@ -1,15 +1,17 @@
 """Registering and signing in: shared by the JSON API and the pages."""
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from specialistly.db import Database
-from specialistly.security import digest, hash_password, verify_password
-from specialistly.specialists import service
-from specialistly.specialists.models import LoginThrottle, Specialist
+from specialistly.security import hash_password, verify_password
+from specialistly.specialists import service, throttle
+from specialistly.specialists.models import Specialist
+from specialistly.specialists.throttle import TooManyAttempts
+
+__all__ = ["EmailTaken", "TooManyAttempts", "WrongCredentials", "log_in", "register"]
 
 
 class EmailTaken(Exception):
@@ -42,54 +44,22 @@ async def register(
     return specialist, token
 
 
-FREE_FAILURES = 5
-FORGET_AFTER = timedelta(minutes=15)
-LONGEST_BLOCK = timedelta(minutes=15)
-
-
-class TooManyAttempts(Exception):
-    """Too many failed sign-ins for this email: wait `retry_after` seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"try again in {retry_after} s")
-        self.retry_after = retry_after
-
-
 async def log_in(
-    db: Database, *, email: str, password: str, now: datetime
+    db: Database, *, email: str, password: str, address: str, now: datetime
 ) -> tuple[Specialist, str]:
-    """Check the password off the event loop (argon2 is slow on purpose), then start a session.
+    """Count the attempt against the account and the client address, then check the password.
 
-    After five failures for one email, each further failure blocks it for twice as long as
-    the last (1 s, 2 s, 4 s … up to 15 minutes); a success clears the count.
+    The count comes first (see `throttle`), so parallel guesses cannot get past the limit; the
+    password is checked off the event loop (argon2 is slow on purpose); a success gives the
+    count back and starts a session.
     """
-    key = digest("login:" + email.strip().lower())
+    account, from_address = throttle.counters(email, address)
+    await throttle.reserve(db, account, from_address, now)
     async with db.reading() as session:
-        throttle = await session.get(LoginThrottle, key)
         specialist = await service.by_email(session, email)
-    if throttle is not None and throttle.blocked_until is not None and throttle.blocked_until > now:
-        raise TooManyAttempts(max(1, int((throttle.blocked_until - now).total_seconds()) + 1))
     known = specialist.password_hash if specialist else None
     if not await asyncio.to_thread(verify_password, known, password) or specialist is None:
-        await _failed(db, key, now)
         raise WrongCredentials(email)
     async with db.transaction() as session:
-        await session.execute(delete(LoginThrottle).where(LoginThrottle.email_digest == key))
+        await throttle.succeeded(session, account, from_address)
         return specialist, await service.start_session(session, specialist.id, now)
-
-
-async def _failed(db: Database, key: str, now: datetime) -> None:
-    async with db.transaction() as session:
-        throttle = await session.get(LoginThrottle, key, with_for_update=True)
-        if throttle is None or now - throttle.last_failure_at > FORGET_AFTER:
-            if throttle is not None:
-                await session.delete(throttle)
-                await session.flush()
-            throttle = LoginThrottle(email_digest=key, failures=0, last_failure_at=now)
-            session.add(throttle)
-        throttle.failures += 1
-        throttle.last_failure_at = now
-        over = throttle.failures - FREE_FAILURES
-        if over >= 0:
-            block = min(LONGEST_BLOCK, timedelta(seconds=2 ** min(over, 20)))
-            throttle.blocked_until = now + block

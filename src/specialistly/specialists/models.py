@@ -52,8 +52,23 @@ class Slot(Base):
         return self.start_time + timedelta(minutes=self.duration_minutes)
 
 
+class SignInThrottle(Base):
+    """Failed sign-ins for one account (email) or one client address, kept as a digest.
+
+    Every attempt is counted here before its password is checked, so parallel attempts are
+    counted before any of them is judged; a success takes its own count back.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class LoginThrottle(Base):
-    """Failed sign-ins per email (kept as a digest): repeated failures are slowed down."""
+    """Retired (see migration 0008): kept while the previous release's processes may use it."""
 
     __tablename__ = "login_throttles"
 

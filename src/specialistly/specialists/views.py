@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from specialistly.deps import API_ERRORS, SESSION_COOKIE, Ctx, CurrentSpecialist
+from specialistly.deps import API_ERRORS, SESSION_COOKIE, Ctx, CurrentSpecialist, client_address
 from specialistly.specialists import accounts, service
 from specialistly.specialists.models import Specialist
 from specialistly.text import Text
@@ -89,21 +89,28 @@ async def sign_up(body: SignUp, response: Response, ctx: Ctx) -> SpecialistOut:
     "/auth/login",
     responses={
         401: {"description": "Wrong email or password"},
-        429: {"description": "Too many failed sign-ins for this email; see Retry-After"},
+        429: {
+            "description": "Too many failed sign-ins for this account or from this address; "
+            "see Retry-After"
+        },
     },
 )
-async def log_in(body: Login, response: Response, ctx: Ctx) -> SpecialistOut:
+async def log_in(body: Login, request: Request, response: Response, ctx: Ctx) -> SpecialistOut:
     """Sign in with email and password; the answer sets the session cookie."""
     try:
         specialist, token = await accounts.log_in(
-            ctx.db, email=body.email, password=body.password, now=ctx.clock.now()
+            ctx.db,
+            email=body.email,
+            password=body.password,
+            address=client_address(request),
+            now=ctx.clock.now(),
         )
     except accounts.WrongCredentials:
         raise HTTPException(401, "Wrong email or password.") from None
     except accounts.TooManyAttempts as wait:
         raise HTTPException(
             429,
-            "Too many failed sign-ins for this email. Try again later.",
+            "Too many failed sign-ins. Try again later.",
             headers={"Retry-After": str(wait.retry_after)},
         ) from None
     set_session_cookie(response, token, ctx)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from specialistly.deps import SESSION_COOKIE, Ctx, MaybeSpecialist
+from specialistly.deps import SESSION_COOKIE, Ctx, MaybeSpecialist, client_address
 from specialistly.specialists import accounts, service
 from specialistly.specialists.views import SignUp, set_session_cookie
 from specialistly.web.pages import form_data, render, zones
@@ -114,7 +114,11 @@ async def login(request: Request, ctx: Ctx) -> Response:
     email, password = form.get("email", "")[:320], form.get("password", "")[:256]
     try:
         _, token = await accounts.log_in(
-            ctx.db, email=email, password=password, now=ctx.clock.now()
+            ctx.db,
+            email=email,
+            password=password,
+            address=client_address(request),
+            now=ctx.clock.now(),
         )
     except accounts.TooManyAttempts as wait:
         errors = {"form": f"Too many failed sign-ins. Try again in {wait.retry_after} seconds."}
