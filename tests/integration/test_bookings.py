@@ -2,8 +2,10 @@
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.harness import Harness, harness
 
@@ -293,9 +295,9 @@ async def test_the_meetings_job_leaves_a_booking_in_progress_to_its_request(h: H
     real_ensure = maker.ensure
     reports: list[dict[str, object]] = []
 
-    async def job_first(booking_id: int, *, rounds: int = 1) -> None:
+    async def job_first(booking_id: int, **how: Any) -> Any:
         reports.append(await run_once(h.ctx, "meetings"))  # the job fires in the gap
-        await real_ensure(booking_id, rounds=rounds)
+        return await real_ensure(booking_id, **how)
 
     maker.ensure = job_first  # type: ignore[method-assign]
     answer = await h.book(slot)
@@ -384,3 +386,23 @@ async def test_the_first_booking_after_zoom_ended_the_grant_falls_back_at_once(
         assert booking["meeting"]["provider"] == "platform_zoom"
     assert await h.status(specialist) == "needs_reconnect"
     assert (await h.stats())["meetings"]["live"] == 2
+
+
+async def test_a_booking_and_its_meeting_take_two_write_transactions(h: Harness) -> None:
+    """One to confirm (claim and create mark included), one to record the meeting."""
+    browser, _ = await h.connected("two-writes@zoom.example.com")
+    slot = await h.add_slot(browser)
+    writes: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            writes.append(statement)
+
+    event.listen(h.ctx.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        answer = await h.book(slot)
+    finally:
+        event.remove(h.ctx.db.engine.sync_engine, "before_cursor_execute", count)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["meeting"]["status"] == "created"
+    assert len(writes) == 2

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from specialistly.bookings import emails, service
-from specialistly.bookings.meetings import MeetingMaker
+from specialistly.bookings.meetings import MeetingAttempt, MeetingMaker
 from specialistly.bookings.models import (
     Booking,
     BookingStatus,
@@ -91,7 +91,7 @@ class Bookings:
         """
         digest = _request_digest(slot_id, customer)
         try:
-            booking, new = await self._commit_booking(
+            booking, claimed = await self._commit_booking(
                 slot_id, customer, idempotency_key, digest, specialist_id
             )
         except IntegrityError:
@@ -99,10 +99,11 @@ class Bookings:
             replay = await self._replay(idempotency_key, digest) if idempotency_key else None
             if replay is None:
                 raise SlotTaken("this slot has just been booked") from None
-            booking, new = replay, False
-        if new:
-            await self.maker.ensure(booking.id, rounds=IN_REQUEST_ROUNDS)
-        return await self.get(booking.id), new
+            return replay, False
+        if claimed is None:
+            return booking, False  # a replay of the same request
+        made = await self.maker.ensure(booking.id, rounds=IN_REQUEST_ROUNDS, claimed=claimed)
+        return made or await self.get(booking.id), True
 
     async def _commit_booking(
         self,
@@ -111,10 +112,11 @@ class Bookings:
         key: str | None,
         digest: str,
         specialist_id: int | None,
-    ) -> tuple[Booking, bool]:
+    ) -> "tuple[Booking, MeetingAttempt | None]":
+        """Insert the booking, claimed for this request's meeting (None: a replay)."""
         async with self.db.transaction() as session:
             if key and (replay := await self._replay_in(session, key, digest)) is not None:
-                return replay, False
+                return replay, None
             # FOR SHARE: a deletion (FOR UPDATE on the slot) waits for this booking to commit
             # and then sees it, or this waits for the deletion and sees the slot deleted.
             # Bookings of one slot do not block each other here; the unique index decides.
@@ -146,8 +148,10 @@ class Bookings:
                 meeting_outcome_unknown=False,
                 meeting_delete_pending=False,
             )
+            claimed = await self.maker.claim_new(session, booking)
             session.add(booking)
             await session.flush()
+            claimed.id = booking.id
             if key:
                 session.add(
                     IdempotencyKey(
@@ -156,7 +160,7 @@ class Bookings:
                 )
                 await session.flush()
         log.info("Booking %s confirmed for slot %s", booking.id, slot_id)
-        return booking, True
+        return booking, claimed
 
     async def _replay(self, key: str, digest: str) -> Booking | None:
         async with self.db.reading() as session:

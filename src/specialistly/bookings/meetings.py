@@ -20,6 +20,7 @@ from specialistly.clock import Clock
 from specialistly.connections import service as connection_rows
 from specialistly.connections.errors import ZoomNotConnected, ZoomReauthorizationRequired
 from specialistly.connections.flows import Connections, ZoomAccess
+from specialistly.connections.models import ConnectionStatus
 from specialistly.connections.platform import PlatformZoom
 from specialistly.connections.retired import NoRetiredGrant, RetiredGrants
 from specialistly.db import Database
@@ -78,33 +79,63 @@ class MeetingMaker:
         self.use_platform = fallback == "platform" and platform.configured
         self.retired = retired
 
-    async def ensure(self, booking_id: int, *, rounds: int = 1) -> None:
-        """Give a confirmed booking its meeting, trying up to `rounds` times now."""
+    async def claim_new(self, session: AsyncSession, booking: Booking) -> "MeetingAttempt":
+        """Claim a booking being inserted for its request, in the insert's transaction.
+
+        When the specialist's Zoom is connected, the booking also records that a create on
+        that account may happen: the request then creates at once, with no write between
+        its booking and Zoom, and a crash meanwhile is still followed by a look first.
+        """
+        now = self.clock.now()
+        booking.meeting_claimed_until = now + service.CLAIM_FOR
+        booking.meeting_attempts = 1
+        specialist = await _specialist(session, booking.specialist_id)
+        connection = await connection_rows.get(session, booking.specialist_id)
+        marked = connection is not None and connection.status == ConnectionStatus.CONNECTED
+        if marked and connection is not None:
+            booking.meeting_attempt_provider = SPECIALIST
+            booking.meeting_outcome_unknown = True
+            booking.meeting_host_zoom_user_id = connection.zoom_user_id
+        snapshot = MeetingAttempt.of(booking, specialist)
+        # Nothing has been sent to Zoom yet: this attempt need not look before creating.
+        snapshot.outcome_unknown, snapshot.marked = False, marked
+        return snapshot
+
+    async def ensure(
+        self, booking_id: int, *, rounds: int = 1, claimed: "MeetingAttempt | None" = None
+    ) -> Booking | None:
+        """Give a confirmed booking its meeting, trying up to `rounds` times now.
+
+        `claimed` is a first round already claimed (by `claim_new`). Answers the booking
+        with its meeting when this call stored one.
+        """
         for round_no in range(rounds):
-            async with self.db.transaction() as session:
-                booking = await service.claim_meeting(session, booking_id, self.clock.now())
-                if booking is None:
-                    return
-                specialist = await session.get(Specialist, booking.specialist_id)
-                assert specialist is not None
-                snapshot = _Snapshot.of(booking, specialist)
+            snapshot = claimed if round_no == 0 and claimed is not None else None
+            if snapshot is None:
+                async with self.db.transaction() as session:
+                    booking = await service.claim_meeting(session, booking_id, self.clock.now())
+                    if booking is None:
+                        return None
+                    specialist = await session.get(Specialist, booking.specialist_id)
+                    assert specialist is not None
+                    snapshot = MeetingAttempt.of(booking, specialist)
             try:
                 provider, meeting = await self._make(snapshot)
             except Deferred as deferred:
                 last = round_no == rounds - 1 or deferred.wait_for_reconnect or deferred.failed
-                if not await self._defer(booking_id, deferred, final=last):
+                if not await self._defer(booking_id, deferred, final=last, attempt=snapshot):
                     # Cancelled meanwhile: a create that may have landed must not outlive it.
                     await self.delete_if_pending(booking_id)
-                    return
+                    return None
                 if last:
-                    return
+                    return None
                 continue
-            await self._store(booking_id, provider, meeting)
-            return
+            return await self._store(booking_id, provider, meeting)
+        return None
 
     # --- making ------------------------------------------------------------------------
 
-    async def _make(self, b: "_Snapshot") -> tuple[MeetingProvider, ZoomMeeting]:
+    async def _make(self, b: "MeetingAttempt") -> tuple[MeetingProvider, ZoomMeeting]:
         if b.outcome_unknown and b.attempt_provider == PLATFORM:
             return PLATFORM, await self._on_platform(b)
         if (found := await self._on_replaced_account(b)) is not None:
@@ -126,7 +157,7 @@ class MeetingMaker:
                 raise Deferred(f"Zoom refused the meeting: {exc.message}", failed=True) from None
         return PLATFORM, await self._on_platform(b)
 
-    async def _on_replaced_account(self, b: "_Snapshot") -> ZoomMeeting | None:
+    async def _on_replaced_account(self, b: "MeetingAttempt") -> ZoomMeeting | None:
         """Look for a create whose outcome is unknown on the account it went to, when the
         specialist has since connected another Zoom user (the new account cannot see it)."""
         if not (b.outcome_unknown and b.attempt_provider == SPECIALIST and b.host):
@@ -140,12 +171,12 @@ class MeetingMaker:
         except ZoomError as exc:
             raise Deferred(f"Zoom unavailable: {exc}") from None
 
-    async def _on_specialist(self, b: "_Snapshot") -> ZoomMeeting:
+    async def _on_specialist(self, b: "MeetingAttempt") -> ZoomMeeting:
         return await self.connections.call(
             b.specialist_id, lambda access: self._once(b, SPECIALIST, access)
         )
 
-    async def _on_platform(self, b: "_Snapshot") -> ZoomMeeting:
+    async def _on_platform(self, b: "MeetingAttempt") -> ZoomMeeting:
         try:
             return await self.platform.call(lambda access: self._once(b, PLATFORM, access))
         except ZoomApiError as exc:
@@ -155,7 +186,7 @@ class MeetingMaker:
             raise Deferred(f"Zoom unavailable: {exc}", retry_after) from None
 
     async def _once(
-        self, b: "_Snapshot", provider: MeetingProvider, access: ZoomAccess
+        self, b: "MeetingAttempt", provider: MeetingProvider, access: ZoomAccess
     ) -> ZoomMeeting:
         """Look first when a create on this account may have happened; else create."""
         base = access.api_base_url
@@ -165,7 +196,9 @@ class MeetingMaker:
                 metrics.MEETINGS.labels("found", provider.value).inc()
                 log.info("Meeting for booking %s found at Zoom; not creating another", b.id)
                 return found
-        await self._mark_attempt(b.id, provider)
+        if not b.premarked_for(provider, access):
+            await self._mark_attempt(b.id, provider)
+        b.marked = False
         b.outcome_unknown, b.attempt_provider = True, provider
         try:
             meeting = await self.meetings.create(access.token, b.meeting_body(), base_url=base)
@@ -209,28 +242,31 @@ class MeetingMaker:
 
     async def _store(
         self, booking_id: int, provider: MeetingProvider, meeting: ZoomMeeting
-    ) -> None:
-        orphan, specialist_id = False, 0
+    ) -> Booking | None:
+        """Record the meeting and queue its emails in one transaction; answer the booking."""
+        orphan = cancelled = False
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
             assert booking is not None
-            specialist_id = booking.specialist_id
             duplicate = booking.meeting_status == MeetingStatus.CREATED
             if duplicate and booking.zoom_meeting_id == meeting.id:
-                return
+                return booking
             orphan = duplicate
             if not duplicate:
                 self._record(booking, provider, meeting)
                 if booking.status == BookingStatus.CANCELLED:
-                    booking.meeting_delete_pending = True  # cancelled while we were creating
+                    booking.meeting_delete_pending = cancelled = True  # cancelled meanwhile
                 else:
                     await self._tell_meeting_ready(session, booking)
         metrics.MEETINGS.labels("duplicate" if orphan else "created", provider.value).inc()
         if orphan:
-            await self._delete_at_zoom(provider, specialist_id, meeting.id, meeting.host_id)
-        else:
+            await self._delete_at_zoom(provider, booking.specialist_id, meeting.id, meeting.host_id)
+            return None
+        if cancelled:
             await self.delete_if_pending(booking_id)
+            return None
         log.info("Meeting created for booking %s on %s", booking_id, provider.value)
+        return booking
 
     def _record(self, booking: Booking, provider: MeetingProvider, meeting: ZoomMeeting) -> None:
         booking.meeting_status = MeetingStatus.CREATED
@@ -263,7 +299,9 @@ class MeetingMaker:
         start_url = self.cipher.decrypt(booking.start_url) if booking.start_url else ""
         self.notifier.queue_email(session, emails.specialist_notice(booking, specialist, start_url))
 
-    async def _defer(self, booking_id: int, deferred: Deferred, *, final: bool) -> bool:
+    async def _defer(
+        self, booking_id: int, deferred: Deferred, *, final: bool, attempt: "MeetingAttempt"
+    ) -> bool:
         """Record why there is no meeting yet; answer False when the booking was cancelled.
 
         The status is read in the transaction that would queue the confirmation, so a
@@ -275,6 +313,9 @@ class MeetingMaker:
             if booking is None:
                 return False
             booking.meeting_claimed_until = None
+            if attempt.marked and not attempt.outcome_unknown:
+                # Marked at booking time, but this attempt never reached the create.
+                booking.meeting_outcome_unknown = False
             if booking.status != BookingStatus.CONFIRMED:
                 return False
             if booking.meeting_status != MeetingStatus.PENDING:
@@ -315,7 +356,7 @@ class MeetingMaker:
             booking = await session.get(Booking, booking_id)
             if booking is None or not booking.meeting_delete_pending:
                 return
-            snapshot = _Snapshot.of(booking, None)
+            snapshot = MeetingAttempt.of(booking, None)
             meeting_id, provider = booking.zoom_meeting_id, booking.meeting_provider
             specialist_id, host = booking.specialist_id, booking.meeting_host_zoom_user_id
         try:
@@ -343,7 +384,7 @@ class MeetingMaker:
             booking.meeting_outcome_unknown = False
             booking.join_url = booking.start_url = None
 
-    def _looker(self, b: "_Snapshot") -> Callable[[ZoomAccess], Awaitable[ZoomMeeting | None]]:
+    def _looker(self, b: "MeetingAttempt") -> Callable[[ZoomAccess], Awaitable[ZoomMeeting | None]]:
         async def look(access: ZoomAccess) -> ZoomMeeting | None:
             return await self.meetings.find_by_agenda(
                 access.token, b.reference, base_url=access.api_base_url
@@ -351,7 +392,7 @@ class MeetingMaker:
 
         return look
 
-    async def _find(self, b: "_Snapshot") -> ZoomMeeting | None:
+    async def _find(self, b: "MeetingAttempt") -> ZoomMeeting | None:
         return await self._as(b.attempt_provider, b.specialist_id, self._looker(b), b.host)
 
     async def _delete_at_zoom(
@@ -395,7 +436,7 @@ async def _specialist(session: AsyncSession, specialist_id: int) -> Specialist:
 
 
 @dataclass
-class _Snapshot:
+class MeetingAttempt:
     """What a meeting attempt needs of a booking, read once under the claim."""
 
     id: int
@@ -410,9 +451,19 @@ class _Snapshot:
     outcome_unknown: bool
     attempt_provider: MeetingProvider | None
     host: str | None
+    # The booking already records a create on `attempt_provider` (to `host`) as possible.
+    marked: bool = False
+
+    def premarked_for(self, provider: MeetingProvider, access: ZoomAccess) -> bool:
+        """Whether the stored mark already covers a create on `provider` with `access`."""
+        return (
+            self.marked
+            and self.attempt_provider == provider
+            and (provider == PLATFORM or access.zoom_user_id == self.host)
+        )
 
     @classmethod
-    def of(cls, booking: Booking, specialist: Specialist | None) -> "_Snapshot":
+    def of(cls, booking: Booking, specialist: Specialist | None) -> "MeetingAttempt":
         return cls(
             id=booking.id,
             specialist_id=booking.specialist_id,

@@ -11,6 +11,8 @@ class ZoomAccess:
 
     token: str = field(repr=False)
     api_base_url: str | None = None
+    # The Zoom user the token acts as, when known (a specialist's connection).
+    zoom_user_id: str | None = None
 
 
 def v2(api_url: str | None) -> str | None:

@@ -164,7 +164,7 @@ class Connections(Connecting):
         if token == stale or left <= self.leeway:
             return None
         log.info("Using valid Zoom token (expires in %d minutes)", left.total_seconds() // 60)
-        return ZoomAccess(token, v2(connection.api_url))
+        return ZoomAccess(token, v2(connection.api_url), connection.zoom_user_id)
 
     async def _refresh(self, specialist_id: int, *, stale: str | None) -> ZoomAccess:
         """Refresh under the cluster-wide lease unless someone already did; persist, then use.
@@ -232,6 +232,7 @@ class Connections(Connecting):
             owner=owner,
             refresh_token=self.cipher.decrypt(connection.refresh_token or ""),
             still_valid=self._still_valid(connection),
+            zoom_user_id=connection.zoom_user_id,
         )
 
     async def _wait_for_holder(self, specialist_id: int, stale: str | None) -> ZoomAccess | None:
@@ -322,7 +323,7 @@ class Connections(Connecting):
             return access
         metrics.REFRESHES.labels("ok").inc()
         log.info("Zoom access token refreshed successfully, new expiry: %s", saved.isoformat())
-        return ZoomAccess(grant.access_token, v2(grant.api_url))
+        return ZoomAccess(grant.access_token, v2(grant.api_url), lease.zoom_user_id)
 
     async def _keep_saving(self, lease: "_Lease", grant: TokenGrant) -> None:
         pause = 0.5
@@ -450,7 +451,8 @@ class Connections(Connecting):
         expiry = connection.access_token_expires_at
         if connection.access_token is None or expiry is None or expiry <= self.clock.now():
             return None
-        return ZoomAccess(self.cipher.decrypt(connection.access_token), v2(connection.api_url))
+        token = self.cipher.decrypt(connection.access_token)
+        return ZoomAccess(token, v2(connection.api_url), connection.zoom_user_id)
 
     def _stale_for(self, connection: ZoomConnection, older_than: timedelta) -> bool:
         last = connection.last_refreshed_at
@@ -465,6 +467,7 @@ class _Lease:
     owner: str
     refresh_token: str = field(repr=False)
     still_valid: ZoomAccess | None
+    zoom_user_id: str | None
 
 
 __all__ = ["RECONNECT_PATH", "Connections", "ZoomAccess"]
