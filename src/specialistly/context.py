@@ -39,6 +39,8 @@ class AppContext:
     async def close(self) -> None:
         """Let refreshes in flight persist Zoom's answer, then close Zoom's client and the pool."""
         await self.connections.drain()
+        if self.meetings.retired is not None:
+            await self.meetings.retired.drain()
         await self.zoom_http.aclose()
         await self.db.dispose()
 

@@ -133,6 +133,11 @@ class RetiredGrants:
         except ZoomAccessTokenRejected:
             raise ZoomUnavailable("Zoom refused a freshly refreshed access token") from None
 
+    async def drain(self, within: float = 60.0) -> None:
+        """Wait for refreshes of retired grants in flight to save Zoom's answer."""
+        if self._unfinished:
+            await asyncio.wait(set(self._unfinished), timeout=within)
+
     async def sweep(self, specialist_id: int | None = None) -> int:
         """Revoke and delete the retired grants no upcoming meeting needs; answer how many."""
         async with self.db.reading() as session:
