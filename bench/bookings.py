@@ -20,7 +20,8 @@ Per configuration:
    latency; a booking's own cost at a percentile = booking percentile - direct percentile;
 3. other specialists' booking p99 (5 clients) with and without specialist A's refresh held 3 s
    at Zoom's token endpoint (the sandbox clock moves an hour so every token expires; the others
-   are refreshed first with no latency, then the token latency is set and A books);
+   are refreshed first with no latency, then the token latency is set and A books; the others
+   are timed for 2.6 s before, and while A's booking is in flight; 3 rounds pooled);
 4. (SQLite) bookable times for 62 days, 10 event types, 500 bookings: p95 of 100 requests, or
    "not measured" while GET /api/v1/specialists/{id}/times is not built.
 
@@ -29,7 +30,7 @@ Exit status 1 when any booking was not 201 with a created meeting (or a direct c
 Run from the repository root:
     .venv/bin/python bench/bookings.py            # full run, SQLite and PostgreSQL
     .venv/bin/python bench/bookings.py --quick    # smoke run, about a minute
-    .venv/bin/python bench/bookings.py --only sqlite --profile   # py-spy on the serve process
+    bash bench/profile.sh                          # py-spy on the serve process (--profile)
 """
 
 from __future__ import annotations
@@ -482,8 +483,11 @@ class Bench:
         names = [f"bench{i}" for i in range(a.specialists)] + ["slowa", "direct"]
         everyone = [await sign_up_and_connect(self.target, n) for n in names]
         bookers, slow, direct = everyone[:-2], everyone[-2], everyone[-1]
-        per = -(-(a.bookings + a.cost_bookings + 2 * a.isolation_cap + 2) // len(bookers))
-        await asyncio.gather(*(add_slots(s, per, 0) for s in bookers), add_slots(slow, 2, 0))
+        isolation = a.isolation_rounds * (2 * a.isolation_cap + len(bookers))
+        per = -(-(a.bookings + a.concurrency + a.cost_bookings + isolation) // len(bookers))
+        await asyncio.gather(
+            *(add_slots(s, per, 0) for s in bookers), add_slots(slow, a.isolation_rounds, 0)
+        )
         say(f"{len(everyone)} specialists connected, {per} slots each")
         token = await self.access_token(direct.zoom_email)
         create = self.create_call(token)
@@ -549,13 +553,45 @@ class Bench:
         )
 
         # 3. Another specialist's refresh waits 3 s at Zoom: do the others' bookings notice?
-        await self.control("POST", "/clock", json={"advance_seconds": 3600})
-        # Every token has now expired; the others are refreshed first, with no latency.
-        others = [s for s in bookers if s.slots]
-        self.check(
-            "refreshing bookings", await run_load(s, self.take(others, len(others)), self.book)
+        quiet, noisy, waits, refreshed = Load(), Load(), [], 0
+        for _ in range(a.isolation_rounds):
+            q, n, wait, count = await self.isolation_round(bookers, slow)
+            quiet, noisy = quiet.merge(q), noisy.merge(n)
+            waits.append(wait)
+            refreshed += count
+        self.results |= {
+            "quiet_p99": quiet.p(0.99),
+            "quiet_n": quiet.done,
+            "noisy_p99": noisy.p(0.99),
+            "noisy_n": noisy.done,
+            "gain_p99": noisy.p(0.99) - quiet.p(0.99),
+            "a_wait": min(waits),
+            "a_refreshes": refreshed,
+        }
+        say(
+            f"others' p99 {ms(quiet.p(0.99))} ms ({quiet.done}) -> {ms(noisy.p(0.99))} ms "
+            f"({noisy.done}) while A waited {', '.join(f'{w:.2f}' for w in waits)} s "
+            f"({refreshed} refreshes in all)"
         )
-        window = a.refresh_latency_ms / 1000 - 0.2
+        for specialist in everyone:
+            await specialist.browser.aclose()
+        return self.results
+
+    async def isolation_round(
+        self, bookers: list[Specialist], slow: Specialist
+    ) -> tuple[Load, Load, float, int]:
+        """Others' bookings without, then during, A's refresh held at Zoom's token endpoint.
+
+        The sandbox clock moves an hour, so every access token has expired (in sandbox mode the
+        app shares that clock; in live mode Zoom answers 401 and the app refreshes). The others
+        are refreshed first with no latency, so that only A's refresh is slow.
+        """
+        a, s = self.args, self.args.small_concurrency
+        await self.control("POST", "/clock", json={"advance_seconds": 3600})
+        others = [b for b in bookers if b.slots]
+        refreshing = await run_load(s, self.take(others, len(others)), self.book)
+        self.check("refreshing bookings", refreshing)
+        window = a.refresh_latency_ms / 1000 - 0.4
         quiet = await run_load(
             s, self.take(others, a.isolation_cap), self.book, deadline=time.monotonic() + window
         )
@@ -574,7 +610,7 @@ class Bench:
                     finished.set()
 
             a_task = asyncio.create_task(slow_booking())
-            await asyncio.sleep(0.05)  # A's booking has reached the token endpoint
+            await asyncio.sleep(0.2)  # A's booking reaches Zoom's token endpoint meanwhile
             # Measure only while A's refresh is in flight: stop at A's answer or the window.
             noisy = await run_load(
                 s,
@@ -589,23 +625,7 @@ class Bench:
         self.check("others' bookings during A's refresh", noisy)
         if a_failure:
             self.failures.append(f"A's booking: {a_failure}")
-        refreshed = await self.refreshes() - before
-        self.results |= {
-            "quiet_p99": quiet.p(0.99),
-            "quiet_n": quiet.done,
-            "noisy_p99": noisy.p(0.99),
-            "noisy_n": noisy.done,
-            "gain_p99": noisy.p(0.99) - quiet.p(0.99),
-            "a_wait": a_wait,
-            "a_refreshes": refreshed,
-        }
-        say(
-            f"others' p99 {ms(quiet.p(0.99))} ms ({quiet.done}) -> {ms(noisy.p(0.99))} ms "
-            f"({noisy.done}) while A waited {a_wait:.2f} s ({refreshed} refresh)"
-        )
-        for specialist in everyone:
-            await specialist.browser.aclose()
-        return self.results
+        return quiet, noisy, a_wait, await self.refreshes() - before
 
     async def run_and_close(self) -> dict[str, Any]:
         try:
@@ -625,10 +645,13 @@ class Bench:
             raise SystemExit("py-spy is not installed (make install installs the dev extras)")
         PROFILES.mkdir(exist_ok=True)
         pid = str(self.target.pids[0])
-        common = ["record", "--pid", pid, "--nonblocking", "--rate", "50"]
+        # Not --nonblocking: py-spy tells idle threads (epoll, aiosqlite's queue) from busy ones
+        # only when it pauses the process; --native shows SQLite's own C frames.
+        common = ["record", "--pid", pid, "--subprocesses", "--rate", "40"]
+        raw, svg = PROFILES / "bookings-sqlite.raw", PROFILES / "bookings-sqlite.svg"
         outputs = [
-            [*common, "--format", "raw", "--output", str(PROFILES / "bookings-sqlite.raw")],
-            [*common, "--format", "flamegraph", "--output", str(PROFILES / "bookings-sqlite.svg")],
+            [*common, "--native", "--function", "--format", "raw", "--output", str(raw)],
+            [*common, "--format", "flamegraph", "--output", str(svg)],
         ]
         spies = [
             subprocess.Popen(
@@ -649,33 +672,92 @@ class Bench:
         summarize_profile(PROFILES / "bookings-sqlite.raw", PROFILES / "bookings-sqlite.txt")
 
 
-def summarize_profile(raw: Path, summary: Path, top: int = 25) -> None:
-    """Self and total time per function from py-spy's collapsed stacks."""
+def _package(frame: str) -> str:
+    """`handle (uvicorn/protocols/http/h11_impl.py)` -> `uvicorn`; stdlib modules by name."""
+    where = frame.rpartition("(")[2].rstrip(")")
+    parts = [p for p in where.split("/") if p]
+    if "site-packages" in parts:
+        parts = parts[parts.index("site-packages") + 1 :]
+    elif "src" in parts:
+        parts = parts[parts.index("src") + 1 :]
+    elif len(parts) > 1 and parts[-2].startswith("python3"):
+        parts = parts[-1:]
+    name = parts[0] if parts else where
+    return name.removesuffix(".py") or "?"
+
+
+IDLE = ("_queue_SimpleQueue_get", "Condition.wait", "epoll_wait", "select_epoll_poll", "_worker (")
+
+
+def _kind(frames: list[str]) -> str:
+    """What a sampled thread was doing: waiting on SQLite's lock, syncing, idle, or running."""
+    if any(f.startswith("sqlite3InvokeBusyHandler") for f in frames):
+        return "SQLite busy handler: sleeping until another connection's write lock is released"
+    if any(f.startswith(("fdatasync", "fsync")) for f in frames):
+        return "fsync / fdatasync (SQLite commit to disk)"
+    if any(f.startswith(IDLE) for f in frames[-8:]):
+        return "idle: a thread waiting for work (aiosqlite queue, thread pool, event loop poll)"
+    if any(f.startswith("pthread_cond_timedwait") for f in frames[-3:]):
+        return "waiting for the GIL after a C call (socket, log write, stat, sqlite3, urandom)"
+    return "running Python or C code (CPU)"
+
+
+def summarize_profile(raw: Path, summary: Path, top: int = 15) -> None:
+    """Where the serve process's threads spend their time, from py-spy's collapsed stacks.
+
+    py-spy samples every thread, waiting or not (its idle detection does not catch these
+    waits), so the samples are first sorted by what the thread was doing; the top functions
+    are then over the running samples only, each native frame charged to its Python caller.
+    """
+    kinds: dict[str, int] = {}
     own: dict[str, int] = {}
     total: dict[str, int] = {}
-    samples = 0
+    packages: dict[str, int] = {}
+    samples = running = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
         samples += count
-        frames = stack.split(";")
-        own[frames[-1]] = own.get(frames[-1], 0) + count
-        for frame in set(frames):
-            total[frame] = total.get(frame, 0) + count
+        kind = _kind(frames)
+        kinds[kind] = kinds.get(kind, 0) + count
+        if not kind.startswith("running"):
+            continue
+        running += count
+        python = [f for f in frames if ".py" in f] or frames
+        leaf = python[-1]
+        own[leaf] = own.get(leaf, 0) + count
+        package = _package(leaf)
+        packages[package] = packages.get(package, 0) + count
+        for frame in set(python):
+            if _package(frame) in ("specialistly", "zoom_sandbox"):
+                total[frame] = total.get(frame, 0) + count
+
+    def share(count: int, of: int) -> str:
+        return f"{100 * count / max(of, 1):5.1f}%"
+
     lines = [
         "py-spy of the `serve` process during the SQLite 50-client booking load",
-        f"(bench/bookings.py --only sqlite --profile; {samples} samples at 50 Hz, "
-        "idle threads included)",
+        f"(bash bench/profile.sh: py-spy record --native --function, 40 Hz, {samples} thread",
+        "samples; the flame graph is bench/profiles/bookings-sqlite.svg, git-ignored)",
         "",
-        f"top {top} by own time (the frame on top of the stack):",
+        "what the threads were doing (share of all thread samples):",
     ]
+    for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{share(count, samples)}  {kind}")
+    lines += ["", "running samples by package (own time, native frames charged to the caller):"]
+    for package, count in sorted(packages.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{share(count, running)}  {package}")
+    lines += ["", f"top {top} functions by own time (share of running samples):"]
     for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"{100 * count / max(samples, 1):5.1f}%  {frame}")
-    lines += ["", f"top {top} by total time (the frame anywhere in the stack):"]
+        lines.append(f"{share(count, running)}  {frame}")
+    lines += ["", f"top {top} app functions by total time (share of running samples):"]
     for frame, count in sorted(total.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"{100 * count / max(samples, 1):5.1f}%  {frame}")
+        lines.append(f"{share(count, running)}  {frame}")
     summary.write_text("\n".join(lines) + "\n")
     print(f"  profile: {summary.relative_to(ROOT)} and {raw.with_suffix('.svg').name}")
 
@@ -923,10 +1005,11 @@ def main() -> int:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--specialists", type=int, default=None, help="bookers (default 10)")
-    parser.add_argument("--bookings", type=int, default=None, help="at 50 clients (1500)")
-    parser.add_argument("--creates", type=int, default=None, help="direct creates ×2 (1500)")
+    parser.add_argument("--bookings", type=int, default=None, help="at 50 clients (1000)")
+    parser.add_argument("--creates", type=int, default=None, help="direct creates ×2 (1000)")
     parser.add_argument("--cost-bookings", type=int, default=None, help="at 5 clients (200)")
-    parser.add_argument("--isolation-cap", type=int, default=None, help="(400)")
+    parser.add_argument("--isolation-cap", type=int, default=None, help="per phase (150)")
+    parser.add_argument("--isolation-rounds", type=int, default=None, help="(3)")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--small-concurrency", type=int, default=5)
     parser.add_argument("--latency-ms", type=int, default=100)
@@ -943,15 +1026,17 @@ def main() -> int:
             "bookings": 300,
             "creates": 300,
             "cost_bookings": 60,
-            "isolation_cap": 150,
+            "isolation_cap": 100,
+            "isolation_rounds": 1,
         }
         if args.quick
         else {
             "specialists": 10,
-            "bookings": 1500,
-            "creates": 1500,
+            "bookings": 1000,
+            "creates": 1000,
             "cost_bookings": 200,
-            "isolation_cap": 400,
+            "isolation_cap": 150,
+            "isolation_rounds": 3,
         }
     )
     for name, value in defaults.items():
@@ -985,7 +1070,8 @@ def main() -> int:
         f"{args.small_concurrency} clients with the sandbox API answering in {args.latency_ms} ms "
         "(the same nearest-rank percentile of each sample). Creates/s pools the runs "
         "before and after the bookings (shown in brackets). Client CPU = this load generator's "
-        "CPU seconds per wall second (100 % = one core).",
+        "CPU seconds per wall second (100 % = one core). Others' p99: pooled over "
+        f"{args.isolation_rounds} round(s), sample sizes in brackets, A = A's shortest booking.",
         "",
         *rows(results, args),
         "",
