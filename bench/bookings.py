@@ -1008,7 +1008,7 @@ def main() -> int:
     parser.add_argument("--bookings", type=int, default=None, help="at 50 clients (1000)")
     parser.add_argument("--creates", type=int, default=None, help="direct creates ×2 (1000)")
     parser.add_argument("--cost-bookings", type=int, default=None, help="at 5 clients (200)")
-    parser.add_argument("--isolation-cap", type=int, default=None, help="per phase (150)")
+    parser.add_argument("--isolation-cap", type=int, default=None, help="per phase (250)")
     parser.add_argument("--isolation-rounds", type=int, default=None, help="(3)")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--small-concurrency", type=int, default=5)
@@ -1035,7 +1035,7 @@ def main() -> int:
             "bookings": 1000,
             "creates": 1000,
             "cost_bookings": 200,
-            "isolation_cap": 150,
+            "isolation_cap": 250,
             "isolation_rounds": 3,
         }
     )
