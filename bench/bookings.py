@@ -29,7 +29,7 @@ Exit status 1 when any booking was not 201 with a created meeting (or a direct c
 
 Run from the repository root:
     .venv/bin/python bench/bookings.py            # full run, SQLite and PostgreSQL
-    .venv/bin/python bench/bookings.py --quick    # smoke run, about a minute
+    .venv/bin/python bench/bookings.py --quick    # smoke run, under 2 minutes for all three
     bash bench/profile.sh                          # py-spy on the serve process (--profile)
 """
 
@@ -1000,7 +1000,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="smaller counts, about a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller counts: about 30 s a configuration"
+    )
     parser.add_argument("--only", choices=["sqlite", "postgres"], default=None)
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 3])
@@ -1022,11 +1024,11 @@ def main() -> int:
     args = parser.parse_args()
     defaults = (
         {
-            "specialists": 5,
-            "bookings": 300,
-            "creates": 300,
-            "cost_bookings": 60,
-            "isolation_cap": 100,
+            "specialists": 3,
+            "bookings": 150,
+            "creates": 150,
+            "cost_bookings": 30,
+            "isolation_cap": 60,
             "isolation_rounds": 1,
         }
         if args.quick
