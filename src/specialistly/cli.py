@@ -65,7 +65,7 @@ def serve(
         web,
         host=host or settings.host,
         port=port or settings.port,
-        http="h11",
+        http="httptools",
         log_config=None,
         timeout_graceful_shutdown=20,
     )

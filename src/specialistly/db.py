@@ -1,29 +1,33 @@
 """The database engine, sessions and the transaction scope; nothing feature-specific."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -71,8 +75,12 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
+    _configure_sqlite(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _: Any) -> None:
         # Let SQLAlchemy's "begin" event choose how each transaction starts.
         dbapi_connection.isolation_level = None
@@ -83,14 +91,26 @@ def create_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         # A write transaction takes SQLite's write lock up front (BEGIN IMMEDIATE): it waits
         # for other writers instead of failing when it upgrades a read lock later.
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
-    return engine
+
+def _sqlite_writer(url: str) -> "sessionmaker[Session] | None":
+    """Sessions of a plain (thread-bound) SQLite engine for the writer thread, for a file."""
+    parsed = make_url(async_url(url))
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    engine = create_sync_engine(
+        parsed.set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": 60, "check_same_thread": False},
+        hide_parameters=True,
+    )
+    _configure_sqlite(engine)
+    return sessionmaker(engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
 
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
@@ -110,6 +130,24 @@ class Database:
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
         self._writer_queue = asyncio.Lock() if self.is_sqlite else None
+        # SQLite: whole write transactions run in one thread, statement after statement with
+        # no trip back to the event loop, so the write lock is held as briefly as possible.
+        self._sync_writes = (
+            _sqlite_writer(self.engine.url.render_as_string(hide_password=False))
+            if self.is_sqlite
+            else None
+        )
+        self._writer_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if self._sync_writes else None
+        )
+
+    @property
+    def engines(self) -> list[Engine]:
+        """Every engine that talks to the database (for instrumentation)."""
+        found = [self.engine.sync_engine]
+        if self._sync_writes is not None:
+            found.append(self._sync_writes.kw["bind"].engine)
+        return found
 
     @property
     def is_sqlite(self) -> bool:
@@ -128,13 +166,66 @@ class Database:
         finally:
             _writing.reset(marker)
 
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one write transaction (committed on success, rolled back on error).
+
+        `work` is plain synchronous ORM code: on SQLite it runs in the writer thread, on
+        PostgreSQL through the async driver (`run_sync`).
+        """
+        if _writing.get():
+            raise RuntimeError("a write transaction is already open in this task")
+        marker = _writing.set(True)
+        try:
+            if self._sync_writes is None or self._writer_thread is None:
+                async with self._queued(), self._write_sessions() as session, session.begin():
+                    return await session.run_sync(work)
+            # The writer thread is the queue: its jobs run back to back, in order, with no
+            # trip through the event loop between one and the next.
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_thread, self._write_now, work)
+        finally:
+            _writing.reset(marker)
+
+    def _write_now(self, work: Callable[[Session], T]) -> T:
+        assert self._sync_writes is not None
+        with self._sync_writes() as session, session.begin():
+            return work(session)
+
     @asynccontextmanager
     async def _queued(self) -> AsyncIterator[None]:
+        """Take this process's turn to write on SQLite (nothing to take on PostgreSQL)."""
+        if self._writer_thread is not None:
+            async with self._holding_writer_thread():
+                yield
+            return
         if self._writer_queue is None:
             yield
             return
         async with self._writer_queue:
             yield
+
+    @asynccontextmanager
+    async def _holding_writer_thread(self) -> AsyncIterator[None]:
+        """Queue with the writer thread's jobs, and keep it waiting while we write."""
+        assert self._writer_thread is not None
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        done = threading.Event()
+
+        def our_turn() -> None:
+            if not turn.done():
+                turn.set_result(None)
+
+        def hold() -> None:
+            loop.call_soon_threadsafe(our_turn)
+            done.wait()
+
+        loop.run_in_executor(self._writer_thread, hold)
+        try:
+            await turn
+            yield
+        finally:
+            done.set()
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -157,6 +248,10 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writer_thread is not None and self._sync_writes is not None:
+            self._writer_thread.shutdown(wait=True)
+            bind = self._sync_writes.kw["bind"]
+            bind.dispose()
 
 
 def _current_revisions(conn: Connection) -> set[str]:

@@ -11,7 +11,7 @@ from specialistly.specialists.models import Specialist
 SESSION_COOKIE = "specialistly_session"
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 

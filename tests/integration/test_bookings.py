@@ -398,11 +398,13 @@ async def test_a_booking_and_its_meeting_take_two_write_transactions(h: Harness)
         if statement.startswith("BEGIN IMMEDIATE"):
             writes.append(statement)
 
-    event.listen(h.ctx.db.engine.sync_engine, "before_cursor_execute", count)
+    for engine in h.ctx.db.engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         answer = await h.book(slot)
     finally:
-        event.remove(h.ctx.db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in h.ctx.db.engines:
+            event.remove(engine, "before_cursor_execute", count)
     assert answer.status_code == 201, answer.text
     assert answer.json()["meeting"]["status"] == "created"
     assert len(writes) == 2

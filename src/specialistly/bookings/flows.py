@@ -7,9 +7,10 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from specialistly.bookings import emails, service
 from specialistly.bookings.meetings import MeetingAttempt, MeetingMaker
@@ -114,65 +115,71 @@ class Bookings:
         specialist_id: int | None,
     ) -> "tuple[Booking, MeetingAttempt | None]":
         """Insert the booking, claimed for this request's meeting (None: a replay)."""
-        async with self.db.transaction() as session:
-            if key and (replay := await self._replay_in(session, key, digest)) is not None:
-                return replay, None
-            # FOR SHARE: a deletion (FOR UPDATE on the slot) waits for this booking to commit
-            # and then sees it, or this waits for the deletion and sees the slot deleted.
-            # Bookings of one slot do not block each other here; the unique index decides.
-            slot = await session.get(Slot, slot_id, with_for_update={"read": True})
-            if slot is None or slot.deleted_at is not None:
-                raise SlotNotFound(f"no slot {slot_id}")
-            if specialist_id is not None and slot.specialist_id != specialist_id:
-                raise SlotOfAnotherSpecialist(f"slot {slot_id} is not this specialist's")
-            now = self.clock.now()
-            if slot.start_time <= now:
-                raise SlotTaken("this slot has started already")
-            booking = Booking(
-                slot_id=slot.id,
-                specialist_id=slot.specialist_id,
-                status=BookingStatus.CONFIRMED,
-                reference="SPL-" + secrets.token_hex(5).upper(),
-                customer_name=customer.name,
-                customer_email=customer.email,
-                manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
-                start_time=slot.start_time,
-                duration_minutes=slot.duration_minutes,
-                created_at=now,
-                meeting_status=MeetingStatus.PENDING,
-                # The request makes this meeting itself; the job takes over only if it cannot
-                # (a job in another process must not claim it first and leave the customer's
-                # answer without its link).
-                meeting_next_attempt_at=now + REQUEST_OWNS_MEETING_FOR,
-                meeting_attempts=0,
-                meeting_outcome_unknown=False,
-                meeting_delete_pending=False,
-            )
-            claimed = await self.maker.claim_new(session, booking)
-            session.add(booking)
-            await session.flush()
-            claimed.id = booking.id
-            if key:
-                session.add(
-                    IdempotencyKey(
-                        key=key, request_digest=digest, booking_id=booking.id, created_at=now
-                    )
+        booking, claimed = await self.db.write(
+            partial(self._insert, slot_id, customer, key, digest, specialist_id)
+        )
+        if claimed is not None:
+            log.info("Booking %s confirmed for slot %s", booking.id, slot_id)
+        return booking, claimed
+
+    def _insert(
+        self,
+        slot_id: int,
+        customer: Customer,
+        key: str | None,
+        digest: str,
+        specialist_id: int | None,
+        session: Session,
+    ) -> "tuple[Booking, MeetingAttempt | None]":
+        if key and (replay := _replayed(session, key, digest)) is not None:
+            return replay, None
+        # FOR SHARE: a deletion (FOR UPDATE on the slot) waits for this booking to commit
+        # and then sees it, or this waits for the deletion and sees the slot deleted.
+        # Bookings of one slot do not block each other here; the unique index decides.
+        slot = session.get(Slot, slot_id, with_for_update={"read": True})
+        if slot is None or slot.deleted_at is not None:
+            raise SlotNotFound(f"no slot {slot_id}")
+        if specialist_id is not None and slot.specialist_id != specialist_id:
+            raise SlotOfAnotherSpecialist(f"slot {slot_id} is not this specialist's")
+        now = self.clock.now()
+        if slot.start_time <= now:
+            raise SlotTaken("this slot has started already")
+        booking = Booking(
+            slot_id=slot.id,
+            specialist_id=slot.specialist_id,
+            status=BookingStatus.CONFIRMED,
+            reference="SPL-" + secrets.token_hex(5).upper(),
+            customer_name=customer.name,
+            customer_email=customer.email,
+            manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
+            start_time=slot.start_time,
+            duration_minutes=slot.duration_minutes,
+            created_at=now,
+            meeting_status=MeetingStatus.PENDING,
+            # The request makes this meeting itself; the job takes over only if it cannot
+            # (a job in another process must not claim it first and leave the customer's
+            # answer without its link).
+            meeting_next_attempt_at=now + REQUEST_OWNS_MEETING_FOR,
+            meeting_attempts=0,
+            meeting_outcome_unknown=False,
+            meeting_delete_pending=False,
+        )
+        claimed = self.maker.claim_new(session, booking)
+        session.add(booking)
+        session.flush()
+        claimed.id = booking.id
+        if key:
+            session.add(
+                IdempotencyKey(
+                    key=key, request_digest=digest, booking_id=booking.id, created_at=now
                 )
-                await session.flush()
-        log.info("Booking %s confirmed for slot %s", booking.id, slot_id)
+            )
+            session.flush()
         return booking, claimed
 
     async def _replay(self, key: str, digest: str) -> Booking | None:
         async with self.db.reading() as session:
-            return await self._replay_in(session, key, digest)
-
-    async def _replay_in(self, session: AsyncSession, key: str, digest: str) -> Booking | None:
-        stored = await session.get(IdempotencyKey, key)
-        if stored is None:
-            return None
-        if not hmac.compare_digest(stored.request_digest, digest):
-            raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
-        return await session.get(Booking, stored.booking_id)
+            return await session.run_sync(_replayed, key, digest)
 
     async def get(self, booking_id: int) -> Booking:
         async with self.db.reading() as session:
@@ -219,6 +226,16 @@ class Bookings:
         if not cancelled.meeting_delete_pending:
             await self.maker.release_retired(cancelled.specialist_id)
         return cancelled
+
+
+def _replayed(session: Session, key: str, digest: str) -> Booking | None:
+    """The booking an earlier request with this Idempotency-Key made, if the body matches."""
+    stored = session.get(IdempotencyKey, key)
+    if stored is None:
+        return None
+    if not hmac.compare_digest(stored.request_digest, digest):
+        raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
+    return session.get(Booking, stored.booking_id)
 
 
 def _request_digest(slot_id: int, customer: Customer) -> str:

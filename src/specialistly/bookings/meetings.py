@@ -9,9 +9,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, Literal, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from specialistly import observability as metrics
 from specialistly.bookings import emails, service
@@ -20,7 +23,7 @@ from specialistly.clock import Clock
 from specialistly.connections import service as connection_rows
 from specialistly.connections.errors import ZoomNotConnected, ZoomReauthorizationRequired
 from specialistly.connections.flows import Connections, ZoomAccess
-from specialistly.connections.models import ConnectionStatus
+from specialistly.connections.models import ConnectionStatus, ZoomConnection
 from specialistly.connections.platform import PlatformZoom
 from specialistly.connections.retired import NoRetiredGrant, RetiredGrants
 from specialistly.db import Database
@@ -79,7 +82,7 @@ class MeetingMaker:
         self.use_platform = fallback == "platform" and platform.configured
         self.retired = retired
 
-    async def claim_new(self, session: AsyncSession, booking: Booking) -> "MeetingAttempt":
+    def claim_new(self, session: Session, booking: Booking) -> "MeetingAttempt":
         """Claim a booking being inserted for its request, in the insert's transaction.
 
         When the specialist's Zoom is connected, the booking also records that a create on
@@ -89,8 +92,10 @@ class MeetingMaker:
         now = self.clock.now()
         booking.meeting_claimed_until = now + service.CLAIM_FOR
         booking.meeting_attempts = 1
-        specialist = await _specialist(session, booking.specialist_id)
-        connection = await connection_rows.get(session, booking.specialist_id)
+        specialist = session.get(Specialist, booking.specialist_id)
+        connection = session.scalar(
+            select(ZoomConnection).where(ZoomConnection.specialist_id == booking.specialist_id)
+        )
         marked = connection is not None and connection.status == ConnectionStatus.CONNECTED
         if marked and connection is not None:
             booking.meeting_attempt_provider = SPECIALIST
@@ -244,29 +249,41 @@ class MeetingMaker:
         self, booking_id: int, provider: MeetingProvider, meeting: ZoomMeeting
     ) -> Booking | None:
         """Record the meeting and queue its emails in one transaction; answer the booking."""
-        orphan = cancelled = False
-        async with self.db.transaction() as session:
-            booking = await service.locked(session, booking_id)
-            assert booking is not None
-            duplicate = booking.meeting_status == MeetingStatus.CREATED
-            if duplicate and booking.zoom_meeting_id == meeting.id:
-                return booking
-            orphan = duplicate
-            if not duplicate:
-                self._record(booking, provider, meeting)
-                if booking.status == BookingStatus.CANCELLED:
-                    booking.meeting_delete_pending = cancelled = True  # cancelled meanwhile
-                else:
-                    await self._tell_meeting_ready(session, booking)
-        metrics.MEETINGS.labels("duplicate" if orphan else "created", provider.value).inc()
-        if orphan:
+        booking, outcome = await self.db.write(
+            partial(self._record_meeting, booking_id, provider, meeting)
+        )
+        if outcome == "already":
+            return booking
+        metrics.MEETINGS.labels(
+            "duplicate" if outcome == "duplicate" else "created", provider.value
+        ).inc()
+        if outcome == "duplicate":
             await self._delete_at_zoom(provider, booking.specialist_id, meeting.id, meeting.host_id)
             return None
-        if cancelled:
+        if outcome == "cancelled":
             await self.delete_if_pending(booking_id)
             return None
         log.info("Meeting created for booking %s on %s", booking_id, provider.value)
         return booking
+
+    def _record_meeting(
+        self, booking_id: int, provider: MeetingProvider, meeting: ZoomMeeting, session: Session
+    ) -> tuple[Booking, str]:
+        booking = session.scalar(
+            select(Booking)
+            .where(Booking.id == booking_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert booking is not None
+        if booking.meeting_status == MeetingStatus.CREATED:
+            return booking, "already" if booking.zoom_meeting_id == meeting.id else "duplicate"
+        self._record(booking, provider, meeting)
+        if booking.status == BookingStatus.CANCELLED:
+            booking.meeting_delete_pending = True  # cancelled while we were creating
+            return booking, "cancelled"
+        self._tell_meeting_ready(session, booking)
+        return booking, "created"
 
     def _record(self, booking: Booking, provider: MeetingProvider, meeting: ZoomMeeting) -> None:
         booking.meeting_status = MeetingStatus.CREATED
@@ -285,8 +302,9 @@ class MeetingMaker:
         booking.meeting_next_attempt_at = None
         booking.meeting_last_error = None
 
-    async def _tell_meeting_ready(self, session: AsyncSession, booking: Booking) -> None:
-        specialist = await _specialist(session, booking.specialist_id)
+    def _tell_meeting_ready(self, session: Session, booking: Booking) -> None:
+        specialist = session.get(Specialist, booking.specialist_id)
+        assert specialist is not None  # the foreign key guarantees it
         manage = self.notifier.link(f"/bookings/{booking.id}")
         if booking.customer_confirmed_at is None:
             self.notifier.queue_email(

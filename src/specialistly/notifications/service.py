@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from specialistly.clock import Clock
 from specialistly.notifications.message import header_value
@@ -33,7 +34,7 @@ class Notifier:
 
     def notify(
         self,
-        session: AsyncSession,
+        session: AsyncSession | Session,
         *,
         specialist_id: int,
         kind: str,
@@ -56,7 +57,7 @@ class Notifier:
         if email is not None:
             self.queue_email(session, email)
 
-    def queue_email(self, session: AsyncSession, email: Email) -> None:
+    def queue_email(self, session: AsyncSession | Session, email: Email) -> None:
         """Write the email to the outbox; it is delivered after the transaction commits."""
         now = self.clock.now()
         session.add(
