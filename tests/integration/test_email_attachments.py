@@ -3,11 +3,15 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from icalendar import Calendar
 
 from specialistly.jobs import run_once
 from specialistly.notifications.calendar import CalendarEvent, Person, invitation
+from specialistly.notifications.outbox import deliver_outbox
 from specialistly.notifications.service import Email
+from specialistly.ops import rotate_keys
+from specialistly.security import TokenCipher
 from tests.harness import harness
 from tests.smtp import smtp_server
 
@@ -85,3 +89,24 @@ async def test_an_email_without_attachments_stays_a_single_text_part(tmp_path: P
     [(_, message)] = server.inbox.messages
     assert message.get_content_type() == "text/plain"
     assert not message.is_multipart()
+
+
+async def test_keys_rotate_re_encrypts_attachments_and_they_still_send(tmp_path: Path) -> None:
+    with smtp_server(tmp_path, tls="none") as server:
+        async with harness(
+            f"sqlite:///{tmp_path}/app.db", tmp_path, smtp_url=f"smtp://127.0.0.1:{server.port}"
+        ) as h:
+            attachment = invitation(an_invite(), now=h.ctx.clock.now())
+            async with h.ctx.db.transaction() as session:
+                email = Email("zoe@example.com", "Booked", "Body", "booking", (attachment,))
+                h.ctx.notifier.queue_email(session, email)
+            rotated = TokenCipher([Fernet.generate_key().decode(), *h.settings.encryption_keys])
+            assert await rotate_keys(h.ctx.db, rotated) == 2  # the body and the attachments
+            [(stored,)] = await h.raw("SELECT attachments FROM outbox_emails")
+            assert TokenCipher.key_id_of(stored) == rotated.newest_key_id
+            assert (await deliver_outbox(h.ctx.db, h.ctx.email, h.ctx.clock, rotated)).sent == 1
+    [(_, message)] = server.inbox.messages
+    calendar = message.get_payload()[1]
+    assert calendar.get_payload(decode=True).decode().replace("\r\n", "\n") == (
+        attachment.content.replace("\r\n", "\n")
+    )

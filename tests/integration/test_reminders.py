@@ -5,6 +5,7 @@ The booking flows do not plan reminders yet (issue 12 integrates them): these te
 """
 
 import asyncio
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from specialistly.bookings.reminders import cancel_reminders, schedule_reminders
 from specialistly.context import build_context
 from specialistly.jobs import run_once
 from tests.harness import FAST_RETRY, Harness, harness
+from tests.servers import BIN, clean_env
 
 CUSTOMER = "casey.customer@example.com"
 
@@ -180,3 +182,20 @@ async def test_two_processes_running_the_job_at_once_send_each_reminder_once(
         assert len(await h.emails("booking_reminder_host")) == 6
         joins = {join for _, join, _ in bookings}
         assert {next(j for j in joins if j in body) for _, body in customers} == joins
+
+
+def test_jobs_run_once_reminders_reports_what_it_sent(tmp_path: Path) -> None:
+    env = clean_env(VAR_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path}/r.db")
+    binary = str(BIN / "specialistly")
+    subprocess.run([binary, "db", "upgrade"], env=env, cwd=tmp_path, check=True, timeout=60)
+    done = subprocess.run(
+        [binary, "jobs", "run-once", "reminders"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "sent=0 skipped=0"
