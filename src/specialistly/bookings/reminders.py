@@ -121,6 +121,8 @@ class Reminders:
                 run.sent += 1
             elif outcome == "skipped":
                 run.skipped += 1
+        if run.sent or run.skipped:
+            log.info("Reminders job: %d sent, %d skipped", run.sent, run.skipped)
         return run
 
     async def send_one(self, reminder_id: int) -> str | None:
