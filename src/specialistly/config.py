@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     keepalive_interval_seconds: float = Field(3600, gt=0)
     keepalive_concurrency: int = Field(4, ge=1, le=64)
     keepalive_max_per_second: float = Field(5.0, gt=0, le=1000)
+    # Minutes before each booking's start at which both parties get a reminder ("" for none).
+    reminder_offsets_minutes: str = "1440,60"
+    reminders_job_interval_seconds: float = Field(30.0, gt=0)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
@@ -103,6 +106,23 @@ class Settings(BaseSettings):
                     "import Fernet; print(Fernet.generate_key().decode())'`)"
                 ) from None
         return value
+
+    @field_validator("reminder_offsets_minutes")
+    @classmethod
+    def _offsets(cls, value: str) -> str:
+        """Accept comma-separated whole minutes, each from 1 to 30 days."""
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if not part.isdigit() or not 1 <= int(part) <= 43_200:
+                raise ValueError(
+                    "must be comma-separated whole minutes from 1 to 43200, e.g. 1440,60"
+                )
+        return value
+
+    @property
+    def reminder_offsets(self) -> tuple[int, ...]:
+        """The reminder offsets in minutes, largest first, each once."""
+        parts = {int(p) for p in self.reminder_offsets_minutes.split(",") if p.strip()}
+        return tuple(sorted(parts, reverse=True))
 
     @property
     def mode(self) -> Literal["live", "sandbox"]:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from specialistly.bookings.jobs import run_meetings
+from specialistly.bookings.reminders import Reminders
 from specialistly.connections.jobs import run_keepalive
 from specialistly.context import AppContext
 from specialistly.notifications.outbox import deliver_outbox
@@ -32,6 +33,12 @@ async def meetings(ctx: AppContext) -> Any:
     return await run_meetings(ctx.meetings, ctx.db, ctx.clock)
 
 
+async def reminders(ctx: AppContext) -> Any:
+    return await Reminders(
+        db=ctx.db, notifier=ctx.notifier, clock=ctx.clock, cipher=ctx.cipher
+    ).run()
+
+
 async def outbox(ctx: AppContext) -> Any:
     return await deliver_outbox(ctx.db, ctx.email, ctx.clock, ctx.cipher)
 
@@ -45,6 +52,7 @@ class Job:
 JOBS: dict[str, Job] = {
     "keepalive": Job(keepalive, lambda ctx: ctx.settings.keepalive_interval_seconds),
     "meetings": Job(meetings, lambda ctx: ctx.settings.meetings_job_interval_seconds),
+    "reminders": Job(reminders, lambda ctx: ctx.settings.reminders_job_interval_seconds),
     "outbox": Job(outbox, lambda ctx: 5.0),
 }
 

@@ -252,7 +252,7 @@ ENCRYPTED: tuple[tuple[Any, Any, tuple[str, ...]], ...] = (
     (ZoomConnection, ZoomConnection.id, ("access_token", "refresh_token")),
     (OAuthState, OAuthState.state_digest, ("code_verifier",)),
     (Booking, Booking.id, ("manage_token", "start_url")),
-    (OutboxEmail, OutboxEmail.id, ("body",)),
+    (OutboxEmail, OutboxEmail.id, ("body", "attachments")),
 )
 
 

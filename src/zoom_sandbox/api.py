@@ -250,6 +250,7 @@ async def update_meeting(
     body = _validated(await _json(request), partial=True)
     _count_write(sandbox, sandbox.state.users_by_id[meeting.host_id])
     meetings.update(meeting, body)
+    sandbox.state.stats.meetings_updated += 1
     return Response(status_code=204)
 
 

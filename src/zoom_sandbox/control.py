@@ -35,6 +35,7 @@ async def stats(sandbox: SandboxDep) -> dict[str, Any]:
         "api_requests": dict(s.api_requests),
         "meetings": {
             "created": s.meetings_created,
+            "updated": s.meetings_updated,
             "deleted": s.meetings_deleted,
             "live": sandbox.state.live_meetings(),
         },

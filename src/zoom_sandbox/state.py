@@ -81,6 +81,7 @@ class Stats:
     refresh_requests_by_client: Counter[str] = field(default_factory=Counter)
     api_requests: Counter[str] = field(default_factory=Counter)
     meetings_created: int = 0
+    meetings_updated: int = 0
     meetings_deleted: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     webhooks: Counter[str] = field(default_factory=Counter)

@@ -133,7 +133,7 @@ async def test_a_zoom_app_without_the_meeting_scope_is_explained(tmp_path: Path)
         landed = await h.connect(browser, "scoped@example.com")
         location = httpx.URL(landed.headers["location"])
         assert location.params["reason"] == "missing_scopes"
-        assert location.params["missing"] == "meeting:write:meeting"
+        assert location.params["missing"] == "meeting:update:meeting meeting:write:meeting"
         await _nothing_stored(h, browser)
         # The unusable grant was revoked at Zoom rather than left dangling.
         tokens = await h.control("GET", "/users/scoped@example.com/tokens")
@@ -148,3 +148,34 @@ async def test_the_callback_checks_the_pkce_verifier_it_stored(h: Harness) -> No
     verifier = h.ctx.cipher.decrypt(stored)
     digest = urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     assert digest.decode() == challenge
+
+
+async def test_a_zoom_app_that_cannot_update_meetings_is_refused_and_explained(
+    tmp_path: Path,
+) -> None:
+    # Rescheduling moves the booking's Zoom meeting: without the update scope it could not.
+    async with harness(
+        f"sqlite:///{tmp_path}/s.db",
+        tmp_path,
+        zoom_sandbox_scopes="user:read:user meeting:read:meeting meeting:write:meeting",
+    ) as h:
+        browser, _ = await h.sign_up()
+        landed = await h.connect(browser, "noupdate@example.com")
+        location = httpx.URL(landed.headers["location"])
+        assert location.params["reason"] == "missing_scopes"
+        assert location.params["missing"] == "meeting:update:meeting"
+        await _nothing_stored(h, browser)
+        page = await browser.get(landed.headers["location"])
+        assert "meeting:update:meeting" in page.text
+        assert "to move the meeting when a booking is rescheduled" in page.text
+
+
+async def test_the_classic_meeting_write_scope_covers_creating_and_updating(
+    tmp_path: Path,
+) -> None:
+    async with harness(
+        f"sqlite:///{tmp_path}/s.db", tmp_path, zoom_sandbox_scopes="user:read meeting:write"
+    ) as h:
+        browser, _ = await h.sign_up()
+        landed = await h.connect(browser, "classic@example.com")
+        assert landed.headers["location"] == "/dashboard?zoom=connected"

@@ -110,4 +110,4 @@ async def test_stats_count_token_requests_refreshes_api_answers_and_meetings(
     }
     assert stats["refresh_requests_by_client"] == {kit.config.user_app.client_id: 2}
     assert stats["api_requests"] == {"201": 2, "204": 1, "404": 1}
-    assert stats["meetings"] == {"created": 2, "deleted": 1, "live": 1}
+    assert stats["meetings"] == {"created": 2, "updated": 0, "deleted": 1, "live": 1}

@@ -168,7 +168,7 @@ async def test_a_reset_wipes_users_tokens_meetings_and_stats(kit: SandboxKit) ->
     stats = await kit.control("GET", "/stats")
     assert stats["token_requests"] == {}
     assert stats["api_requests"] == {}
-    assert stats["meetings"] == {"created": 0, "deleted": 0, "live": 0}
+    assert stats["meetings"] == {"created": 0, "updated": 0, "deleted": 0, "live": 0}
     assert (await kit.control("GET", "/faults"))["api"]["latency_ms"] == 0
     for path in (f"/_control/users/{EMAIL}/tokens", f"/_control/users/{EMAIL}/meetings"):
         assert (await kit.http.get(path)).status_code == 404

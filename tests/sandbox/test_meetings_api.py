@@ -260,7 +260,7 @@ async def test_a_meeting_can_be_read_updated_and_deleted(kit: SandboxKit) -> Non
         "message": f"Meeting {meeting_id} is not found or has expired.",
     }
     stats = await kit.control("GET", "/stats")
-    assert stats["meetings"] == {"created": 1, "deleted": 1, "live": 0}
+    assert stats["meetings"] == {"created": 1, "updated": 1, "deleted": 1, "live": 0}
 
 
 async def test_another_users_meeting_is_not_found_for_a_second_user(kit: SandboxKit) -> None:
@@ -332,3 +332,153 @@ async def test_the_daily_create_limit_answers_429_until_midnight_utc() -> None:
         token = await access_token(kit)
         again = await create(kit, token, topic="next day")
         assert again.status_code == 201, again.text
+
+
+async def patch(kit: SandboxKit, token: str, meeting_id: object, **body: Any) -> httpx.Response:
+    return await kit.api("PATCH", f"/meetings/{meeting_id}", token, json=body)
+
+
+async def test_patching_a_meeting_moves_it_and_keeps_its_id_and_links(kit: SandboxKit) -> None:
+    token = await access_token(kit)
+    before = (await create(kit, token, topic="First", start_time="2027-03-01T10:00:00Z")).json()
+    change = {
+        "start_time": "2027-03-02T09:30:00",
+        "timezone": "Europe/Berlin",
+        "duration": 45,
+        "topic": "Moved",
+        "agenda": "Reference BK-1",
+    }
+    assert schema_errors("UpdateMeetingRequest", change) == []
+
+    answer = await patch(kit, token, before["id"], **change)
+    assert answer.status_code == 204
+    assert answer.content == b""
+
+    fetched = await kit.api("GET", f"/meetings/{before['id']}", token)
+    after = fetched.json()
+    assert schema_errors("GetMeetingDetailsResponse", after) == []
+    assert after["start_time"] == "2027-03-02T08:30:00Z"  # 09:30 in Berlin in winter
+    assert (after["timezone"], after["duration"], after["topic"], after["agenda"]) == (
+        "Europe/Berlin",
+        45,
+        "Moved",
+        "Reference BK-1",
+    )
+    for kept in ("id", "uuid", "join_url", "start_url", "password", "host_id", "created_at"):
+        assert after[kept] == before[kept], kept
+    stats = await kit.control("GET", "/stats")
+    assert stats["meetings"] == {"created": 1, "updated": 1, "deleted": 0, "live": 1}
+
+
+async def test_patching_only_the_time_zone_keeps_the_utc_start(kit: SandboxKit) -> None:
+    token = await access_token(kit)
+    meeting_id = (await create(kit, token, start_time="2027-03-01T10:00:00Z")).json()["id"]
+    assert (await patch(kit, token, meeting_id, timezone="Asia/Tokyo")).status_code == 204
+    after = (await kit.api("GET", f"/meetings/{meeting_id}", token)).json()
+    assert (after["start_time"], after["timezone"]) == ("2027-03-01T10:00:00Z", "Asia/Tokyo")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"start_time": "2027-01-15T09:00:00+02:00"}, "start_time"),
+        ({"start_time": 1_800_000_000}, "start_time"),
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
+        ({"duration": "long"}, "duration"),
+        ({"duration": -5}, "duration"),
+        ({"topic": "x" * 201}, "topic"),
+        ({"agenda": ["not", "text"]}, "agenda"),
+    ],
+)
+async def test_a_bad_patch_answers_400_code_300_and_changes_nothing(
+    kit: SandboxKit, body: dict[str, Any], field: str
+) -> None:
+    token = await access_token(kit)
+    meeting_id = (await create(kit, token, topic="Keep", duration=30)).json()["id"]
+    before = (await kit.api("GET", f"/meetings/{meeting_id}", token)).json()
+    answer = await patch(kit, token, meeting_id, **body)
+    assert answer.status_code == 400
+    error = answer.json()
+    assert (error["code"], error["message"]) == (300, "Validation Failed.")
+    assert [e["field"] for e in error["errors"]] == [field]
+    assert (await kit.api("GET", f"/meetings/{meeting_id}", token)).json() == before
+    assert (await kit.control("GET", "/stats"))["meetings"]["updated"] == 0
+
+
+async def test_a_patch_body_that_is_not_a_json_object_answers_400_code_300(
+    kit: SandboxKit,
+) -> None:
+    token = await access_token(kit)
+    meeting_id = (await create(kit, token)).json()["id"]
+    answer = await kit.api("PATCH", f"/meetings/{meeting_id}", token, content=b"{broken")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == 300
+    assert (await kit.control("GET", "/stats"))["meetings"]["updated"] == 0
+
+
+@pytest.mark.parametrize("meeting_id", ["12345678901", "not-a-number"])
+async def test_patching_an_unknown_meeting_answers_404_code_3001(
+    kit: SandboxKit, meeting_id: str
+) -> None:
+    token = await access_token(kit)
+    answer = await patch(kit, token, meeting_id, topic="Nobody's")
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "code": 3001,
+        "message": f"Meeting {meeting_id} is not found or has expired.",
+    }
+
+
+async def test_a_token_without_the_update_scope_cannot_patch_meetings() -> None:
+    scopes = "user:read:user meeting:read:meeting meeting:write:meeting meeting:delete:meeting"
+    async with own_kit(scopes=scopes) as kit:
+        token = await access_token(kit)
+        meeting_id = (await create(kit, token, topic="Fixed")).json()["id"]
+        answer = await patch(kit, token, meeting_id, topic="Changed")
+        assert answer.status_code in (400, 401)
+        error = answer.json()
+        assert error["code"] == 4711
+        assert "meeting:update:meeting" in error["message"]
+        after = (await kit.api("GET", f"/meetings/{meeting_id}", token)).json()
+        assert after["topic"] == "Fixed"
+        assert (await kit.control("GET", "/stats"))["meetings"]["updated"] == 0
+
+
+async def test_patches_count_toward_the_daily_create_and_update_limit() -> None:
+    async with own_kit(meetings_per_user_per_day=2) as kit:
+        if (await sandbox_now(kit)).hour == 23:
+            await kit.advance(3600)
+        token = await access_token(kit)
+        meeting_id = (await create(kit, token, topic="One")).json()["id"]
+        assert (await patch(kit, token, meeting_id, topic="Two")).status_code == 204
+        refused = await patch(kit, token, meeting_id, topic="Three")
+        assert refused.status_code == 429
+        assert refused.headers["X-RateLimit-Type"] == "Daily-limit"
+        after = (await kit.api("GET", f"/meetings/{meeting_id}", token)).json()
+        assert after["topic"] == "Two"
+        assert (await kit.control("GET", "/stats"))["meetings"]["updated"] == 1
+
+
+async def test_api_faults_apply_to_patches(kit: SandboxKit) -> None:
+    token = await access_token(kit)
+    meeting_id = (await create(kit, token, topic="Start")).json()["id"]
+
+    await kit.control("PUT", "/faults", json={"api": {"error_rate": 1, "status": 503}})
+    failed = await patch(kit, token, meeting_id, topic="Refused")
+    assert failed.status_code == 503
+
+    faults = {"api": {"fail_after_success_rate": 1, "status": 502}}
+    await kit.control("PUT", "/faults", json=faults)
+    gateway = await patch(kit, token, meeting_id, topic="Gateway")
+    assert gateway.status_code == 502
+
+    await kit.control("PUT", "/faults", json={"api": {"lose_response_rate": 1}})
+    with pytest.raises(httpx.RemoteProtocolError):
+        await patch(kit, token, meeting_id, topic="Lost answer")
+
+    await kit.control("DELETE", "/faults")
+    after = (await kit.api("GET", f"/meetings/{meeting_id}", token)).json()
+    assert after["topic"] == "Lost answer"  # both the gateway's and the lost one happened
+    stats = await kit.control("GET", "/stats")
+    assert stats["meetings"]["updated"] == 2
+    assert stats["faults"] == {"http_503": 1, "failed_after_success": 1, "response_lost": 1}

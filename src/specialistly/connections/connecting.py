@@ -30,9 +30,11 @@ from specialistly.zoom.oauth import TokenGrant, ZoomOAuth
 log = logging.getLogger("specialistly.zoom_tokens")
 
 STATE_LIFETIME = timedelta(minutes=10)
-# The scopes a connection needs: create meetings and read the user (granular or classic names).
+# The scopes a connection needs: create meetings, move them when a booking is rescheduled, and
+# read the user (granular or classic names; the classic `meeting:write` covers both writes).
 REQUIRED_SCOPES = {
     "meeting:write:meeting": {"meeting:write:meeting", "meeting:write"},
+    "meeting:update:meeting": {"meeting:update:meeting", "meeting:write"},
     "user:read:user": {"user:read:user", "user:read"},
 }
 

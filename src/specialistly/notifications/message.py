@@ -1,6 +1,9 @@
 """The one place emails become messages: headers that no input can break."""
 
+import json
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 
@@ -9,6 +12,44 @@ SUBJECT_LIMIT = 200
 ADDRESS_LIMIT = 320
 # Format characters that are part of ordinary text (emoji sequences, some scripts).
 _KEPT_FORMAT = {"\u200c", "\u200d"}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text file sent with an email, e.g. `invite.ics` as `text/calendar; method=REQUEST`."""
+
+    filename: str
+    content_type: str  # "text/<subtype>": only text attachments are sent
+    content: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+def encode_attachments(attachments: Sequence[Attachment]) -> str:
+    """Serialize attachments for the outbox (the caller encrypts the result)."""
+    return json.dumps(
+        [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "content": a.content,
+                "params": [list(p) for p in a.params],
+            }
+            for a in attachments
+        ]
+    )
+
+
+def decode_attachments(raw: str) -> tuple[Attachment, ...]:
+    """Read what `encode_attachments` wrote."""
+    return tuple(
+        Attachment(
+            filename=item["filename"],
+            content_type=item["content_type"],
+            content=item["content"],
+            params=tuple((str(k), str(v)) for k, v in item["params"]),
+        )
+        for item in json.loads(raw)
+    )
 
 
 def header_value(text: str, limit: int = SUBJECT_LIMIT) -> str:
@@ -26,8 +67,13 @@ def header_value(text: str, limit: int = SUBJECT_LIMIT) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def build_message(to: str, subject: str, body: str) -> EmailMessage:
-    """Build the message to send; raise ValueError when `to` is not one plain address."""
+def build_message(
+    to: str, subject: str, body: str, attachments: Sequence[Attachment] = ()
+) -> EmailMessage:
+    """Build the message to send; raise ValueError when `to` is not one plain address.
+
+    With attachments it is multipart/mixed: the text first, then each file as its own part.
+    """
     address = header_value(to, ADDRESS_LIMIT)
     if address != to.strip() or address.count("@") != 1 or any(c in address for c in '<>,;"'):
         raise ValueError("the recipient is not one plain email address")
@@ -37,4 +83,15 @@ def build_message(to: str, subject: str, body: str) -> EmailMessage:
     message["To"] = Address(addr_spec=f"{local}@{domain}")
     message["Subject"] = header_value(subject)
     message.set_content(body)
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        if maintype != "text" or not subtype:
+            raise ValueError("only text attachments are sent")
+        message.add_attachment(
+            attachment.content,
+            subtype=subtype,
+            charset="utf-8",
+            filename=header_value(attachment.filename, 100),
+            params=dict(attachment.params),
+        )
     return message

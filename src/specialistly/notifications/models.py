@@ -43,6 +43,8 @@ class OutboxEmail(Base):
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    # Encrypted JSON of the files sent with it (message.encode_attachments), or None.
+    attachments: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -15,7 +15,7 @@ from specialistly import observability
 from specialistly.clock import Clock
 from specialistly.db import Database
 from specialistly.notifications.email import EmailSender
-from specialistly.notifications.message import build_message
+from specialistly.notifications.message import build_message, decode_attachments
 from specialistly.notifications.models import OutboxEmail, OutboxStatus
 from specialistly.security import TokenCipher
 
@@ -99,7 +99,8 @@ async def deliver_one(
     if email is None:
         return None
     try:
-        message = build_message(email.to_address, email.subject, cipher.decrypt(email.body))
+        files = decode_attachments(cipher.decrypt(email.attachments)) if email.attachments else ()
+        message = build_message(email.to_address, email.subject, cipher.decrypt(email.body), files)
         await sender.send(message)
     except Exception as error:  # whatever went wrong belongs to this email alone
         observability.EMAIL_ATTEMPTS.labels("error").inc()

@@ -1,14 +1,14 @@
 """Notifications and outgoing email as rows, written inside the caller's transaction."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from specialistly.clock import Clock
-from specialistly.notifications.message import header_value
+from specialistly.notifications.message import Attachment, encode_attachments, header_value
 from specialistly.notifications.models import Notification, OutboxEmail, OutboxStatus
 from specialistly.security import TokenCipher
 
@@ -21,6 +21,7 @@ class Email:
     subject: str
     body: str
     kind: str
+    attachments: tuple[Attachment, ...] = field(default=())
 
 
 class Notifier:
@@ -67,6 +68,12 @@ class Notifier:
                 subject=header_value(email.subject),
                 # Encrypted at rest: a specialist's notice carries the host's start link.
                 body=self.cipher.encrypt(email.body),
+                # Encrypted too: a calendar invitation carries the join link.
+                attachments=(
+                    self.cipher.encrypt(encode_attachments(email.attachments))
+                    if email.attachments
+                    else None
+                ),
                 kind=email.kind,
                 created_at=now,
                 attempts=0,

@@ -32,12 +32,27 @@ CONNECT_ERRORS = {
     "The platform operator must add it to the Zoom app; then connect again.",
     "zoom_unavailable": "Zoom did not answer just now. Try again in a minute.",
 }
+# What each Zoom permission is for, in the words a specialist would use.
+SCOPE_PURPOSES = {
+    "meeting:write:meeting": "to create a meeting for each booking",
+    "meeting:update:meeting": "to move the meeting when a booking is rescheduled",
+    "user:read:user": "to read which Zoom account is connected",
+}
 EVENT_LABELS = {
     "connected": "connected",
     "ok": "renewed",
     "transient": "Zoom busy, retried",
     "dead": "ended by Zoom",
 }
+
+
+def _scopes_in_words(missing: str | None) -> str:
+    """Name each missing scope with what Specialistly needs it for."""
+    named = [
+        f"{scope}, {SCOPE_PURPOSES[scope]}" if scope in SCOPE_PURPOSES else scope
+        for scope in (missing or "").split()
+    ]
+    return "; ".join(named) or "a meeting or user scope"
 
 
 def _flash(zoom: str | None, reason: str | None, missing: str | None) -> dict[str, str] | None:
@@ -52,7 +67,7 @@ def _flash(zoom: str | None, reason: str | None, missing: str | None) -> dict[st
         return {
             "tone": "bad",
             "title": "Zoom is not connected.",
-            "text": " " + text.format(missing=missing or "a meeting or user scope"),
+            "text": " " + text.format(missing=_scopes_in_words(missing)),
         }
     return None
 

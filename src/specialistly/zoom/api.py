@@ -97,7 +97,7 @@ ONCE = RetryPolicy(attempts=1)
 
 
 class ZoomMeetings:
-    """Create, find and delete a host's meetings (`me`: the token's own user)."""
+    """Create, find, update and delete a host's meetings (`me`: the token's own user)."""
 
     def __init__(self, api: ZoomApi) -> None:
         self._api = api
@@ -141,6 +141,25 @@ class ZoomMeetings:
             page_token = str(body.get("next_page_token") or "")
             if not page_token:
                 return None
+
+    async def update(
+        self, token: str, meeting_id: int, changes: dict[str, Any], *, base_url: str | None
+    ) -> None:
+        """PATCH the meeting with `changes` (Zoom answers 204; the join link stays).
+
+        The same body sent twice leaves the meeting as once, so a lost answer or a 5xx is
+        retried here; when every try goes unanswered, `ZoomUnavailable.outcome_unknown` says
+        the change may have happened. An unknown meeting raises `ZoomNotFound`.
+        """
+        await self._api.request(
+            token,
+            "PATCH",
+            f"/meetings/{int(meeting_id)}",
+            json=changes,
+            base_url=base_url,
+            retry_unknown_outcome=True,
+            server_error_may_have_acted=True,
+        )
 
     async def delete(self, token: str, meeting_id: int, *, base_url: str | None) -> bool:
         """Delete a meeting; answer False when Zoom says it is gone already (404 is fine)."""

@@ -1,0 +1,189 @@
+"""Calendar invitations: built with icalendar, read back with icalendar, field by field."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from icalendar import Calendar, Event
+
+from specialistly.bookings.invites import booking_invitation
+from specialistly.bookings.models import Booking, BookingStatus, MeetingStatus
+from specialistly.notifications.calendar import (
+    CalendarEvent,
+    Person,
+    booking_uid,
+    ics,
+    invitation,
+)
+from specialistly.specialists.models import Specialist
+
+NOW = datetime(2027, 1, 10, 8, 0, tzinfo=UTC)
+START = datetime(2027, 1, 15, 17, 0, tzinfo=UTC)  # Saturday 02:00 in Tokyo
+JOIN = "https://zoom.example/j/12345678901?pwd=abc"
+MANAGE = "https://book.example.com/bookings/7?token=secret-manage-token"
+BASE = "https://book.example.com"
+
+
+def a_booking(**changes: object) -> tuple[Booking, Specialist]:
+    values: dict[str, object] = {
+        "id": 7,
+        "reference": "BK-7Q2X",
+        "status": BookingStatus.CONFIRMED,
+        "customer_name": "Kenji Sato",
+        "customer_email": "kenji+zoom@example.jp",
+        "start_time": START,
+        "duration_minutes": 45,
+        "join_url": JOIN,
+        "meeting_status": MeetingStatus.CREATED,
+    }
+    values.update(changes)
+    specialist = Specialist(name="Dana Berg", email="dana@example.com", timezone="Europe/Berlin")
+    return Booking(**values), specialist
+
+
+def event_of(text: str) -> tuple[Calendar, Event]:
+    calendar = Calendar.from_ical(text)
+    [event] = calendar.walk("VEVENT")
+    return calendar, event
+
+
+def invite(booking: Booking, specialist: Specialist, sequence: int = 0) -> str:
+    attachment = booking_invitation(
+        booking,
+        specialist,
+        base_url=BASE,
+        sequence=sequence,
+        timezone="Asia/Tokyo",
+        manage_url=MANAGE,
+        now=NOW,
+    )
+    assert attachment.filename == "invite.ics"
+    assert attachment.content_type == "text/calendar"
+    return attachment.content
+
+
+def test_a_confirmed_booking_is_a_request_with_every_field() -> None:
+    calendar, event = event_of(invite(*a_booking(), sequence=0))
+    assert calendar["METHOD"] == "REQUEST"
+    assert calendar["VERSION"] == "2.0"
+    assert calendar["PRODID"]
+    assert event["UID"] == "booking-BK-7Q2X@book.example.com"
+    assert event["SEQUENCE"] == 0
+    assert event.decoded("DTSTART") == START
+    assert event.decoded("DTEND") == START + timedelta(minutes=45)
+    assert event.decoded("DTSTAMP") == NOW
+    assert event["STATUS"] == "CONFIRMED"
+    assert str(event["SUMMARY"]) == "Consultation: Kenji Sato with Dana Berg"
+    assert str(event["LOCATION"]) == JOIN
+    description = str(event["DESCRIPTION"])
+    assert JOIN in description
+    assert MANAGE in description
+    assert "Saturday 16 January 2027, 02:00–02:45 (Asia/Tokyo)" in description
+    assert "BK-7Q2X" in description
+    organizer = event["ORGANIZER"]
+    assert str(organizer) == "mailto:dana@example.com"
+    assert organizer.params["CN"] == "Dana Berg"
+    attendee = event["ATTENDEE"]
+    assert str(attendee) == "mailto:kenji+zoom@example.jp"
+    assert attendee.params["CN"] == "Kenji Sato"
+    assert attendee.params["PARTSTAT"] == "ACCEPTED"
+    assert attendee.params["RSVP"] == "FALSE"
+
+
+def test_times_are_written_in_utc_with_z() -> None:
+    text = invite(*a_booking())
+    assert "DTSTART:20270115T170000Z\r\n" in text
+    assert "DTEND:20270115T174500Z\r\n" in text
+    assert "DTSTAMP:20270110T080000Z\r\n" in text
+
+
+def test_the_attachment_says_its_method_in_its_content_type() -> None:
+    booking, specialist = a_booking(status=BookingStatus.CANCELLED)
+    attachment = booking_invitation(
+        booking, specialist, base_url=BASE, sequence=2, timezone="UTC", manage_url=None, now=NOW
+    )
+    assert dict(attachment.params) == {"method": "CANCEL"}
+
+
+def test_a_move_keeps_the_uid_and_raises_the_sequence() -> None:
+    booking, specialist = a_booking()
+    _, first = event_of(invite(booking, specialist, sequence=0))
+    booking.start_time = START + timedelta(days=1)
+    _, moved = event_of(invite(booking, specialist, sequence=1))
+    assert moved["UID"] == first["UID"]
+    assert moved["SEQUENCE"] == 1
+    assert moved.decoded("DTSTART") == START + timedelta(days=1)
+    assert str(moved["LOCATION"]) == JOIN
+
+
+def test_a_cancelled_booking_is_a_cancel_of_the_same_event() -> None:
+    booking, specialist = a_booking()
+    _, first = event_of(invite(booking, specialist))
+    booking.status = BookingStatus.CANCELLED
+    calendar, cancelled = event_of(invite(booking, specialist, sequence=3))
+    assert calendar["METHOD"] == "CANCEL"
+    assert cancelled["STATUS"] == "CANCELLED"
+    assert cancelled["UID"] == first["UID"]
+    assert cancelled["SEQUENCE"] == 3
+
+
+def test_a_booking_without_a_join_link_has_no_location_and_says_it_follows() -> None:
+    _, event = event_of(invite(*a_booking(join_url=None, meeting_status=MeetingStatus.PENDING)))
+    assert "LOCATION" not in event
+    assert "The Zoom link follows by email." in str(event["DESCRIPTION"])
+
+
+def test_the_uid_host_comes_from_the_public_base_url() -> None:
+    assert booking_uid("BK-1", "http://127.0.0.1:8000") == "booking-BK-1@127.0.0.1"
+    assert booking_uid("BK-1", "") == "booking-BK-1@specialistly.local"
+
+
+HOSTILE_NAMES = [
+    "Eve\r\nATTENDEE:mailto:attacker@example.com",
+    'Mallory; ROLE=CHAIR, "quoted": yes',
+    "Line\nEND:VEVENT\nBEGIN:VEVENT\nUID:evil",
+    "Tab\there\x00and\x1bcontrol",
+    "名前, テスト; 東京",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_no_customer_name_breaks_the_calendar(name: str) -> None:
+    booking, specialist = a_booking(customer_name=name)
+    specialist.name = name
+    calendar, event = event_of(invite(booking, specialist))
+    assert len(calendar.walk("VEVENT")) == 1
+    assert [str(a) for a in [event["ATTENDEE"]]] == ["mailto:kenji+zoom@example.jp"]
+    assert str(event["ORGANIZER"]) == "mailto:dana@example.com"
+    assert event["UID"] == "booking-BK-7Q2X@book.example.com"
+    assert "ROLE" not in event["ORGANIZER"].params
+    assert event["ATTENDEE"].params["ROLE"] == "REQ-PARTICIPANT"
+    # Names come back as one line, every other character kept.
+    one_line = " ".join(name.replace("\x00", "").replace("\x1b", "").split())
+    assert event["ATTENDEE"].params["CN"] == one_line
+    assert str(event["SUMMARY"]) == f"Consultation: {one_line} with {one_line}"
+    assert calendar["METHOD"] == "REQUEST"
+
+
+def test_no_address_can_add_a_parameter_or_a_property() -> None:
+    event = CalendarEvent(
+        uid="booking-X@example.com",
+        sequence=0,
+        start=START,
+        end=START + timedelta(minutes=30),
+        summary="S",
+        description="D; with, punctuation\\ and\nlines",
+        location=JOIN,
+        organizer=Person("O", "o@example.com"),
+        attendee=Person("A", "a@example.com\r\nATTENDEE;ROLE=CHAIR:mailto:x@y;z,w"),
+    )
+    text = ics(event, now=NOW)
+    _, parsed = event_of(text)
+    attendee = parsed["ATTENDEE"]
+    assert not isinstance(attendee, list)  # still one attendee
+    assert attendee.params["ROLE"] == "REQ-PARTICIPANT"
+    assert str(attendee).startswith("mailto:a@example.com%0D%0AATTENDEE%3BROLE")
+    assert not any(c in str(attendee)[len("mailto:") :] for c in ";:,\r\n")
+    assert "\r\nATTENDEE;ROLE=CHAIR" not in text
+    assert str(parsed["DESCRIPTION"]) == "D; with, punctuation\\ and\nlines"
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    assert invitation(event, now=NOW).content == text
