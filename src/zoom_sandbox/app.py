@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zoom_sandbox import api, control, oauth
-from zoom_sandbox.app_state import TEMPLATES, Sandbox, get_sandbox
+from zoom_sandbox.app_state import TEMPLATES, Sandbox, sandbox_of
 from zoom_sandbox.clock import SandboxClock
 from zoom_sandbox.config import SandboxConfig
 from zoom_sandbox.transport import LosableResponses
@@ -76,7 +76,7 @@ def create_sandbox_app(
 
     @app.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> Response:
-        return TEMPLATES.TemplateResponse(request, "home.html", {"sandbox": get_sandbox(request)})
+        return TEMPLATES.TemplateResponse(request, "home.html", {"sandbox": sandbox_of(request)})
 
     @app.get("/j/{meeting_id}", response_class=HTMLResponse)
     async def join(request: Request, meeting_id: int) -> Response:
@@ -90,7 +90,7 @@ def create_sandbox_app(
 
 
 def _meeting_page(request: Request, meeting_id: int, *, host: bool) -> Response:
-    meeting = get_sandbox(request).state.meetings.get(meeting_id)
+    meeting = sandbox_of(request).state.meetings.get(meeting_id)
     context: dict[str, Any] = {"meeting": meeting.body if meeting else None, "host": host}
     status = 200 if meeting else 404
     return TEMPLATES.TemplateResponse(request, "meeting.html", context, status_code=status)

@@ -123,6 +123,11 @@ class Sandbox:
         return {"event": "endpoint.url_validation", "status": status, "valid": valid}
 
 
-def get_sandbox(request: Request) -> Sandbox:
+def sandbox_of(request: Request) -> Sandbox:
     sandbox: Sandbox = request.app.state.sandbox
     return sandbox
+
+
+async def get_sandbox(request: Request) -> Sandbox:
+    """The sandbox as a dependency (async: a plain function would go through a thread pool)."""
+    return sandbox_of(request)
