@@ -7,6 +7,7 @@ FEATURE_MODELS: tuple[str, ...] = (
     "specialistly.connections.models",
     "specialistly.notifications.models",
     "specialistly.bookings.models",
+    "specialistly.scheduling.models",
 )
 
 
