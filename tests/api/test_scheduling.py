@@ -172,6 +172,7 @@ async def test_the_public_list_shows_only_active_event_types(h: Harness) -> None
         ({"max_per_day": 0}, "max_per_day"),
         ({"max_per_day": 101}, "max_per_day"),
         ({"active": "perhaps"}, "active"),
+        ({"active": 0}, "active"),
         ({"duration_minutes": 2**70}, "duration_minutes"),
         ({"name": "a\x00b"}, "name"),
     ],
@@ -299,6 +300,7 @@ async def test_putting_working_hours_replaces_the_whole_set(h: Harness) -> None:
         ),
         ({"overrides": [{"date": "2030-02-30", "windows": []}]}, "date"),
         ({"overrides": [{"date": "2030-01-07"}]}, "windows"),
+        ({"overrides": [{"date": 0, "windows": []}]}, "date"),
         ({"weekly": [], "overides": []}, "overides"),
     ],
     ids=[
@@ -315,6 +317,7 @@ async def test_putting_working_hours_replaces_the_whole_set(h: Harness) -> None:
         "override-overlap",
         "no-such-date",
         "no-windows",
+        "date-as-number",
         "misspelt-field",
     ],
 )

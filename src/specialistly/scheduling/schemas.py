@@ -6,7 +6,16 @@ from itertools import pairwise
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from specialistly.scheduling.models import EventType
 from specialistly.scheduling.service import Hours
@@ -17,7 +26,17 @@ WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 LONGEST_RANGE = timedelta(days=62)
 
-Minutes = Annotated[int, Field(ge=0, le=240)]
+Whole = Annotated[int, Strict()]  # a JSON integer: neither true nor "5"
+Minutes = Annotated[Whole, Field(ge=0, le=240)]
+
+
+def _text_date(value: object) -> object:
+    if not isinstance(value, str | date):
+        raise ValueError("a date is written YYYY-MM-DD")  # not a number of seconds
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_text_date)]
 
 
 # --- event types -------------------------------------------------------------------------
@@ -27,14 +46,14 @@ class NewEventType(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     name: Text = Field(min_length=1, max_length=120)
-    duration_minutes: int = Field(ge=5, le=480)
+    duration_minutes: Whole = Field(ge=5, le=480)
     description: Text = Field(default="", max_length=2000)
     buffer_before_minutes: Minutes = 0
     buffer_after_minutes: Minutes = 0
-    min_notice_minutes: int = Field(default=0, ge=0, le=43200)
-    horizon_days: int = Field(default=60, ge=1, le=365)
-    max_per_day: int | None = Field(default=None, ge=1, le=100, description="null: no cap")
-    active: bool = True
+    min_notice_minutes: Whole = Field(default=0, ge=0, le=43200)
+    horizon_days: Whole = Field(default=60, ge=1, le=365)
+    max_per_day: Whole | None = Field(default=None, ge=1, le=100, description="null: no cap")
+    active: StrictBool = True
 
 
 class EventTypeChange(BaseModel):
@@ -43,14 +62,14 @@ class EventTypeChange(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     name: Text | None = Field(default=None, min_length=1, max_length=120)
-    duration_minutes: int | None = Field(default=None, ge=5, le=480)
+    duration_minutes: Whole | None = Field(default=None, ge=5, le=480)
     description: Text | None = Field(default=None, max_length=2000)
     buffer_before_minutes: Minutes | None = None
     buffer_after_minutes: Minutes | None = None
-    min_notice_minutes: int | None = Field(default=None, ge=0, le=43200)
-    horizon_days: int | None = Field(default=None, ge=1, le=365)
-    max_per_day: int | None = Field(default=None, ge=1, le=100, description="null: no cap")
-    active: bool | None = None
+    min_notice_minutes: Whole | None = Field(default=None, ge=0, le=43200)
+    horizon_days: Whole | None = Field(default=None, ge=1, le=365)
+    max_per_day: Whole | None = Field(default=None, ge=1, le=100, description="null: no cap")
+    active: StrictBool | None = None
 
     @model_validator(mode="after")
     def _only_the_cap_may_be_null(self) -> Self:
@@ -138,13 +157,13 @@ class WindowIn(BaseModel):
 
 
 class WeeklyIn(WindowIn):
-    weekday: int = Field(ge=0, le=6, description="Monday 0 … Sunday 6")
+    weekday: Whole = Field(ge=0, le=6, description="Monday 0 … Sunday 6")
 
 
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: date
+    date: Day = Field(description="YYYY-MM-DD")
     windows: list[WindowIn] = Field(max_length=48, description="none: a day off")
 
 
