@@ -189,16 +189,18 @@ async def times(
         first_day=(lo - REACH).astimezone(zone).date(),
         last_day=(hi + REACH).astimezone(zone).date(),
     )
-    busy, booked_slots = await _busy(session, specialist.id, lo - REACH, hi + REACH)
-    slots = await session.scalars(
-        select(Slot).where(
+    busy = await _busy(session, specialist.id, lo - REACH, hi + REACH)
+    booked = exists().where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.CONFIRMED)
+    slots = await session.execute(
+        select(Slot.start_time, Slot.duration_minutes).where(
             Slot.specialist_id == specialist.id,
             Slot.deleted_at.is_(None),
             Slot.start_time > lo - REACH,
             Slot.start_time < hi + REACH,
+            ~booked,
         )
     )
-    extra = [Interval(s.start_time, s.end_time) for s in slots if s.id not in booked_slots]
+    extra = [Interval(start, start + timedelta(minutes=m)) for start, m in slots.all()]
     availability = Availability(
         zone=zone, weekly=found_hours.weekly, overrides=found_hours.overrides, extra=extra
     )
@@ -207,13 +209,12 @@ async def times(
 
 async def _busy(
     session: AsyncSession, specialist_id: int, lo: datetime, hi: datetime
-) -> tuple[list[Busy], set[int]]:
+) -> list[Busy]:
     """Confirmed bookings starting between `lo` and `hi`, with their event type's buffers."""
     rows = await session.execute(
         select(
             Booking.start_time,
             Booking.duration_minutes,
-            Booking.slot_id,
             Booking.event_type_id,
             EventType.buffer_before_minutes,
             EventType.buffer_after_minutes,
@@ -226,17 +227,13 @@ async def _busy(
             Booking.start_time < hi,
         )
     )
-    busy: list[Busy] = []
-    slots: set[int] = set()
-    for start, minutes, slot_id, kind, before, after in rows.all():
-        busy.append(
-            Busy(
-                start=start,
-                end=start + timedelta(minutes=minutes),
-                buffer_before=timedelta(minutes=before or 0),
-                buffer_after=timedelta(minutes=after or 0),
-                event_type_id=kind,
-            )
+    return [
+        Busy(
+            start=start,
+            end=start + timedelta(minutes=minutes),
+            buffer_before=timedelta(minutes=before or 0),
+            buffer_after=timedelta(minutes=after or 0),
+            event_type_id=kind,
         )
-        slots.add(slot_id)
-    return busy, slots
+        for start, minutes, kind, before, after in rows.all()
+    ]

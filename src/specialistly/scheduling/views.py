@@ -21,6 +21,7 @@ from specialistly.scheduling.schemas import (
     RangeRejected,
     TimesOut,
     time_range,
+    times_json,
 )
 from specialistly.specialists.models import Specialist
 
@@ -112,6 +113,7 @@ async def public_event_types(specialist_id: DbId, ctx: Ctx) -> list[EventTypeOut
 @router.get(
     "/specialists/{specialist_id}/times",
     responses={404: {"description": "No such specialist, or no such active event type of theirs"}},
+    response_model=TimesOut,
 )
 async def bookable_times(
     specialist_id: DbId,
@@ -138,7 +140,7 @@ async def bookable_times(
         str | None,
         Query(max_length=64, description="the zone of dates in from/to; default the specialist's"),
     ] = None,
-) -> TimesOut:
+) -> Response:
     """Every bookable start of the event type in the range, in UTC."""
     async with ctx.db.reading() as session:
         specialist = await session.get(Specialist, specialist_id)
@@ -162,4 +164,5 @@ async def bookable_times(
         starts = await service.times(
             session, specialist, kind, now=now, range_start=first, range_end=last
         )
-    return TimesOut.of(starts, timedelta(minutes=kind.duration_minutes))
+    body = times_json(starts, timedelta(minutes=kind.duration_minutes))
+    return Response(body, media_type="application/json")
