@@ -1,12 +1,14 @@
 """Event types, working hours, bookable times and the profile over HTTP."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.harness import Harness
+from tests.harness import Harness, harness
 
 NINE_TO_NOON_MONDAYS = {"weekly": [{"weekday": 0, "start": "09:00", "end": "12:00"}]}
 
@@ -344,6 +346,38 @@ async def test_windows_that_only_touch_are_accepted(h: Harness) -> None:
     }
     answer = await put_hours(browser, body)
     assert answer.status_code == 200, answer.text
+
+
+async def replace_at_once(h: Harness) -> None:
+    browser, _ = await h.sign_up()
+    bodies = [
+        {
+            "weekly": [
+                {"weekday": day, "start": "09:00", "end": "10:00"},
+                {"weekday": day, "start": "11:00", "end": "12:00"},
+            ],
+            "overrides": [{"date": f"2030-01-0{day + 1}", "windows": []}],
+        }
+        for day in range(7)
+    ]
+    answers = await asyncio.gather(*(put_hours(browser, body) for body in bodies))
+    assert [a.status_code for a in answers] == [200] * 7
+    final = (await browser.get("/api/v1/availability")).json()
+    assert {"weekly": final["weekly"], "overrides": final["overrides"]} in bodies
+
+
+async def test_concurrent_replacements_of_working_hours_leave_exactly_one_set(
+    h: Harness,
+) -> None:
+    await replace_at_once(h)
+
+
+@pytest.mark.postgres
+async def test_concurrent_replacements_leave_exactly_one_set_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with harness(postgres_url, tmp_path) as h:
+        await replace_at_once(h)
 
 
 async def test_one_specialists_hours_are_not_anothers(h: Harness) -> None:

@@ -29,6 +29,10 @@ from specialistly.specialists.models import Slot, Specialist
 REACH = timedelta(days=1, hours=16)
 
 
+class SpecialistNotFound(Exception):
+    """No specialist has this id."""
+
+
 class EventTypeNotFound(Exception):
     """No such event type for this specialist (or it is deleted, or inactive where it must be)."""
 
@@ -55,11 +59,24 @@ async def event_types(
     return list(await session.scalars(query.order_by(EventType.id).limit(1000)))
 
 
+async def specialist(session: AsyncSession, specialist_id: int) -> Specialist:
+    """The specialist, for public reads; `SpecialistNotFound` otherwise."""
+    found = await session.get(Specialist, specialist_id)
+    if found is None:
+        raise SpecialistNotFound(specialist_id)
+    return found
+
+
 async def event_type(
-    session: AsyncSession, specialist_id: int, event_type_id: int, *, active_only: bool = False
+    session: AsyncSession,
+    specialist_id: int,
+    event_type_id: int,
+    *,
+    active_only: bool = False,
+    lock: bool = False,
 ) -> EventType:
     """The specialist's own, not deleted event type; `EventTypeNotFound` otherwise."""
-    found = await session.get(EventType, event_type_id)
+    found = await session.get(EventType, event_type_id, with_for_update=lock)
     if (
         found is None
         or found.specialist_id != specialist_id
@@ -82,7 +99,7 @@ async def add_event_type(
 async def change_event_type(
     session: AsyncSession, specialist_id: int, event_type_id: int, fields: Mapping[str, Any]
 ) -> EventType:
-    found = await event_type(session, specialist_id, event_type_id)
+    found = await event_type(session, specialist_id, event_type_id, lock=True)
     for name, value in fields.items():
         setattr(found, name, value)
     await session.flush()
@@ -92,8 +109,13 @@ async def change_event_type(
 async def remove_event_type(
     session: AsyncSession, specialist_id: int, event_type_id: int, now: datetime
 ) -> None:
-    """Delete it; one that bookings point at is only deactivated and hidden, for their sake."""
-    found = await event_type(session, specialist_id, event_type_id)
+    """Delete it; one that bookings point at is only deactivated and hidden, for their sake.
+
+    The row lock (FOR UPDATE) is what a booking of this event type must conflict with (it
+    reads the row FOR SHARE, as bookings of slots do), so none slips in between the look at
+    the bookings and the delete.
+    """
+    found = await event_type(session, specialist_id, event_type_id, lock=True)
     used = await session.scalar(select(exists().where(Booking.event_type_id == found.id)))
     if used:
         found.active = False

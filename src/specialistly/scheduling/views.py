@@ -23,11 +23,17 @@ from specialistly.scheduling.schemas import (
     time_range,
     times_json,
 )
-from specialistly.specialists.models import Specialist
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"], responses=API_ERRORS)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such event type of yours"}}
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise RangeRejected("timezone is not an IANA time zone, e.g. Europe/Berlin") from None
 
 
 @router.get("/event-types")
@@ -103,10 +109,12 @@ async def put_availability(
 )
 async def public_event_types(specialist_id: DbId, ctx: Ctx) -> list[EventTypeOut]:
     """A specialist's active event types."""
-    async with ctx.db.reading() as session:
-        if await session.get(Specialist, specialist_id) is None:
-            raise HTTPException(404, "No such specialist.")
-        found = await service.event_types(session, specialist_id, active_only=True)
+    try:
+        async with ctx.db.reading() as session:
+            await service.specialist(session, specialist_id)
+            found = await service.event_types(session, specialist_id, active_only=True)
+    except service.SpecialistNotFound:
+        raise HTTPException(404, "No such specialist.") from None
     return [EventTypeOut.of(kind) for kind in found]
 
 
@@ -142,27 +150,20 @@ async def bookable_times(
     ] = None,
 ) -> Response:
     """Every bookable start of the event type in the range, in UTC."""
-    async with ctx.db.reading() as session:
-        specialist = await session.get(Specialist, specialist_id)
-        if specialist is None:
-            raise HTTPException(404, "No such specialist.")
-        try:
-            zone = ZoneInfo(timezone or specialist.timezone)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise HTTPException(
-                422, "timezone is not an IANA time zone, e.g. Europe/Berlin"
-            ) from None
-        now = ctx.clock.now()
-        try:
-            first, last = time_range(start, end, zone, now)
-        except RangeRejected as rejected:
-            raise HTTPException(422, str(rejected)) from None
-        try:
+    now = ctx.clock.now()
+    try:
+        async with ctx.db.reading() as session:
+            specialist = await service.specialist(session, specialist_id)
+            first, last = time_range(start, end, _zone(timezone or specialist.timezone), now)
             kind = await service.event_type(session, specialist_id, event_type_id, active_only=True)
-        except service.EventTypeNotFound:
-            raise HTTPException(404, "No such event type for this specialist.") from None
-        starts = await service.times(
-            session, specialist, kind, now=now, range_start=first, range_end=last
-        )
+            starts = await service.times(
+                session, specialist, kind, now=now, range_start=first, range_end=last
+            )
+    except service.SpecialistNotFound:
+        raise HTTPException(404, "No such specialist.") from None
+    except RangeRejected as rejected:
+        raise HTTPException(422, str(rejected)) from None
+    except service.EventTypeNotFound:
+        raise HTTPException(404, "No such event type for this specialist.") from None
     body = times_json(starts, timedelta(minutes=kind.duration_minutes))
     return Response(body, media_type="application/json")
