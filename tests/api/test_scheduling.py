@@ -433,6 +433,43 @@ async def test_a_confirmed_booking_and_the_buffers_are_kept_clear(h: Harness) ->
     assert starts == ["14:15", "15:45", "16:00", "16:15"]
 
 
+async def booked_as(h: Harness, browser: httpx.AsyncClient, start: str, kind: int) -> None:
+    """A confirmed booking of a slot at `start`, recorded as of event type `kind`."""
+    booking = (await h.book(await h.add_slot(browser, start, minutes=30))).json()
+    await h.raw_write(
+        "UPDATE bookings SET event_type_id = :k WHERE id = :b", k=kind, b=booking["id"]
+    )
+
+
+async def test_a_booking_of_an_event_type_is_busy_with_that_types_buffers(h: Harness) -> None:
+    browser, specialist, kind = await new_yorker(h)
+    padded = (await event_type(browser, buffer_before_minutes=30, buffer_after_minutes=30))["id"]
+    monday = next_monday(h, 1)
+    await booked_as(h, browser, f"{monday}T10:00:00-05:00", padded)
+    answer = await times(h, specialist, kind, str(monday), str(monday))
+    # Busy 09:30–11:00 in New York: 09:00, then 11:00 onwards.
+    assert [t["start_time"][11:16] for t in answer.json()["times"]] == [
+        "14:00",
+        "16:00",
+        "16:15",
+        "16:30",
+    ]
+
+
+async def test_a_day_with_max_per_day_bookings_of_a_type_offers_no_more_of_it(
+    h: Harness,
+) -> None:
+    browser, specialist, kind = await new_yorker(h)
+    await browser.patch(f"/api/v1/event-types/{kind}", json={"max_per_day": 1})
+    other = (await event_type(browser, horizon_days=365))["id"]
+    monday = next_monday(h, 1)
+    await booked_as(h, browser, f"{monday}T09:00:00-05:00", kind)
+    capped = await times(h, specialist, kind, str(monday), str(monday))
+    assert capped.json() == {"times": []}
+    uncapped = await times(h, specialist, other, str(monday), str(monday))
+    assert uncapped.json()["times"][0]["start_time"] == f"{monday}T14:30:00Z"
+
+
 async def test_a_one_off_slot_adds_bookable_times_and_stops_once_booked(h: Harness) -> None:
     browser, specialist, kind = await new_yorker(h)
     wednesday = next_monday(h, 1) + timedelta(days=2)
