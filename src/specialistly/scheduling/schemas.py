@@ -1,11 +1,9 @@
-"""What the scheduling API reads and answers: event types, working hours and a time range."""
+"""What the scheduling API reads and answers about event types and working hours."""
 
-import json
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from itertools import pairwise
 from typing import Annotated, Any, Self
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -25,7 +23,6 @@ from specialistly.text import Text
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-LONGEST_RANGE = timedelta(days=62)
 
 Whole = Annotated[int, Strict()]  # a JSON integer: neither true nor "5"
 Minutes = Annotated[Whole, Field(ge=0, le=240)]
@@ -239,65 +236,3 @@ class AvailabilityOut(BaseModel):
                 for day, windows in sorted(hours.overrides.items())
             ],
         )
-
-
-# --- bookable times ----------------------------------------------------------------------
-
-
-class RangeRejected(ValueError):
-    """The `from`/`to` of a times request cannot be used; the message says why."""
-
-
-def instant(value: str, zone: ZoneInfo, *, end: bool) -> datetime:
-    """Read an ISO instant (with an offset) or date (a whole day in `zone`, ends inclusive)."""
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            if end:
-                day += timedelta(days=1)
-            return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise RangeRejected(f"{value!r} has no offset: add Z or ±HH:MM")
-        return moment.astimezone(UTC)
-    except RangeRejected:
-        raise
-    except (ValueError, OverflowError):
-        raise RangeRejected(
-            f"{value!r} is neither a date (YYYY-MM-DD) nor an instant with an offset"
-        ) from None
-
-
-def time_range(
-    start: str | None, end: str | None, zone: ZoneInfo, now: datetime
-) -> tuple[datetime, datetime]:
-    """The range asked for: by default two weeks from now; at most 62 days."""
-    first = instant(start, zone, end=False) if start else now
-    try:
-        last = instant(end, zone, end=True) if end else first + timedelta(days=14)
-    except OverflowError:
-        raise RangeRejected("to is past the end of the calendar") from None
-    if last <= first:
-        raise RangeRejected("to must be after from")
-    if last - first > LONGEST_RANGE:
-        raise RangeRejected("the range is longer than 62 days: ask for less")
-    return first, last
-
-
-class TimeOut(BaseModel):
-    start_time: str = Field(examples=["2027-01-04T14:00:00Z"])
-    end_time: str = Field(examples=["2027-01-04T14:30:00Z"])
-
-
-class TimesOut(BaseModel):
-    times: list[TimeOut]
-
-
-def times_json(starts: list[datetime], duration: timedelta) -> bytes:
-    """Answer `TimesOut` as JSON, written directly: a 62-day answer has thousands of times."""
-
-    def z(moment: datetime) -> str:
-        return moment.astimezone(UTC).isoformat()[:-6] + "Z"  # "+00:00" written as Z
-
-    times = [{"start_time": z(s), "end_time": z(s + duration)} for s in starts]
-    return json.dumps({"times": times}, separators=(",", ":")).encode()

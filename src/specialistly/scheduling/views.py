@@ -18,11 +18,8 @@ from specialistly.scheduling.schemas import (
     EventTypeChange,
     EventTypeOut,
     NewEventType,
-    RangeRejected,
-    TimesOut,
-    time_range,
-    times_json,
 )
+from specialistly.scheduling.times_query import RangeRejected, TimesOut, time_range, times_json
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"], responses=API_ERRORS)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
