@@ -18,6 +18,7 @@ from specialistly.jobs import Scheduler
 from specialistly.notifications import views as notification_views
 from specialistly.observability import RequestIds
 from specialistly.sandbox import mounted_sandbox
+from specialistly.scheduling import views as scheduling_views
 from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
 from specialistly.web import account as account_pages
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(connection_views.router)
     app.include_router(notification_views.router)
     app.include_router(slot_views.router)
+    app.include_router(scheduling_views.router)
     app.include_router(booking_views.router)
     app.include_router(webhook_views.router)
     app.include_router(public_pages.router)

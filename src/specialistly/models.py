@@ -8,6 +8,7 @@ FEATURE_MODELS: tuple[str, ...] = (
     "specialistly.notifications.models",
     "specialistly.bookings.models",
     "specialistly.bookings.reminders",
+    "specialistly.scheduling.models",
 )
 
 

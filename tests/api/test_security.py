@@ -21,7 +21,9 @@ async def _world(h: Harness) -> dict[str, Any]:
     await a.delete("/api/v1/zoom/connection")  # leaves A a notification
     await h.connect(a, "a@zoom.example.com")
     [note] = [n for n in (await a.get("/api/v1/notifications")).json()]
+    kind = await a.post("/api/v1/event-types", json={"name": "Talk", "duration_minutes": 30})
     return {
+        "event_type": kind.json()["id"],
         "a": a,
         "a_id": a_id,
         "b": b,
@@ -87,6 +89,35 @@ async def test_the_authorization_matrix_over_every_endpoint(h: Harness) -> None:
             [(out, {}, 404), (b, {}, 404), (out, wrong, 404), (b, wrong, 404)],
         ),
         ("DELETE", "/api/v1/zoom/connection", {}, [(out, {}, 401), (b, {}, 204)]),
+        ("PATCH", "/api/v1/me", {"json": {"name": "Eve"}}, [(out, {}, 401), (b, {}, 200)]),
+        ("GET", "/api/v1/event-types", {}, [(out, {}, 401), (a, {}, 200), (b, {}, 200)]),
+        (
+            "POST",
+            "/api/v1/event-types",
+            {"json": {"name": "Talk", "duration_minutes": 30}},
+            [(out, {}, 401), (out, as_customer, 401)],
+        ),
+        (
+            "PATCH",
+            f"/api/v1/event-types/{w['event_type']}",
+            {"json": {"name": "Taken over"}},
+            [(out, {}, 401), (b, {}, 404), (out, as_customer, 401)],
+        ),
+        (
+            "DELETE",
+            f"/api/v1/event-types/{w['event_type']}",
+            {},
+            [(out, {}, 401), (b, {}, 404), (out, as_customer, 401)],
+        ),
+        ("GET", "/api/v1/availability", {}, [(out, {}, 401), (a, {}, 200), (b, {}, 200)]),
+        ("PUT", "/api/v1/availability", {"json": {}}, [(out, {}, 401), (out, as_customer, 401)]),
+        ("GET", f"/api/v1/specialists/{w['a_id']}/event-types", {}, [(out, {}, 200)]),
+        (
+            "GET",
+            f"/api/v1/specialists/{w['a_id']}/times",
+            {},
+            [(out, {"event_type_id": w["event_type"]}, 200)],
+        ),
         ("POST", "/api/zoom/webhooks", {"content": b"{}"}, [(out, {}, 401), (a, {}, 401)]),
     ]
     for method, path, body, expectations in cases:
@@ -103,12 +134,16 @@ async def test_the_authorization_matrix_over_every_endpoint(h: Harness) -> None:
     assert (await a.get(f"/api/v1/bookings/{booking}")).json()["status"] == "confirmed"
     slots = (await out.get(f"/api/v1/specialists/{w['a_id']}/slots")).json()
     assert w["free_slot"] in {s["id"] for s in slots}
+    assert (await b.get("/api/v1/event-types")).json() == []
+    [kind] = (await a.get("/api/v1/event-types")).json()
+    assert (kind["id"], kind["name"]) == (w["event_type"], "Talk")
     # Every API operation of the app is in this matrix.
     names = {
         "bookings": "{booking_id}",
         "slots": "{slot_id}",
         "notifications": "{notification_id}",
         "specialists": "{specialist_id}",
+        "event-types": "{event_type_id}",
     }
 
     def template(path: str) -> str:

@@ -58,6 +58,11 @@ class Booking(Base):
     duration_minutes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by bookings of an event type (not of a one-off slot): its buffers make the booking
+    # busy for longer in the bookable times.
+    event_type_id: Mapped[int | None] = mapped_column(ForeignKey("event_types.id"), index=True)
+    customer_timezone: Mapped[str | None] = mapped_column(String(64))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
 
     meeting_status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus))
     meeting_provider: Mapped[MeetingProvider | None] = mapped_column(_enum(MeetingProvider))

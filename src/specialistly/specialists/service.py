@@ -19,6 +19,19 @@ async def by_email(session: AsyncSession, email: str) -> Specialist | None:
     return found
 
 
+async def change_profile(
+    session: AsyncSession, specialist_id: int, changes: dict[str, str]
+) -> Specialist:
+    """Set the given profile fields (name, timezone, bio) of the specialist."""
+    found = await session.get(Specialist, specialist_id, with_for_update=True)
+    if found is None:  # deleted while signed in: the session row went with it
+        raise LookupError(specialist_id)
+    for name, value in changes.items():
+        setattr(found, name, value)
+    await session.flush()
+    return found
+
+
 async def start_session(session: AsyncSession, specialist_id: int, now: datetime) -> str:
     """Create a sign-in session and return the cookie value (only its digest is stored)."""
     token = secrets.token_urlsafe(32)

@@ -1,11 +1,11 @@
 """Sign-up, sign-in and sign-out, and who is signed in."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from specialistly.deps import API_ERRORS, SESSION_COOKIE, Ctx, CurrentSpecialist, client_address
 from specialistly.specialists import accounts, service
@@ -37,20 +37,43 @@ class Login(BaseModel):
     password: Text = Field(max_length=256)
 
 
+class ProfileChange(BaseModel):
+    """Fields to change; absent ones stay as they are."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    timezone: Annotated[Text, Field(min_length=1, max_length=64), AfterValidator(_zone)] | None = (
+        None
+    )
+    bio: Text | None = Field(default=None, max_length=2000, description="null clears it")
+
+    @model_validator(mode="after")
+    def _name_and_zone_stay_set(self) -> Self:
+        for name in sorted(self.model_fields_set & {"name", "timezone"}):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 class SpecialistOut(BaseModel):
     id: int
     name: str
     email: str
     timezone: str
+    bio: str
+    public_url: str = Field(description="the specialist's booking page")
     created_at: datetime
 
     @classmethod
-    def of(cls, specialist: Specialist) -> "SpecialistOut":
+    def of(cls, specialist: Specialist, ctx: Ctx) -> "SpecialistOut":
         return cls(
             id=specialist.id,
             name=specialist.name,
             email=specialist.email,
             timezone=specialist.timezone,
+            bio=specialist.bio or "",
+            public_url=f"{ctx.settings.base_url}/specialists/{specialist.id}",
             created_at=specialist.created_at,
         )
 
@@ -82,7 +105,7 @@ async def sign_up(body: SignUp, response: Response, ctx: Ctx) -> SpecialistOut:
     except accounts.EmailTaken:
         raise HTTPException(409, "An account with this email exists already.") from None
     set_session_cookie(response, token, ctx)
-    return SpecialistOut.of(specialist)
+    return SpecialistOut.of(specialist, ctx)
 
 
 @router.post(
@@ -114,7 +137,7 @@ async def log_in(body: Login, request: Request, response: Response, ctx: Ctx) ->
             headers={"Retry-After": str(wait.retry_after)},
         ) from None
     set_session_cookie(response, token, ctx)
-    return SpecialistOut.of(specialist)
+    return SpecialistOut.of(specialist, ctx)
 
 
 @router.post("/auth/logout", status_code=204)
@@ -130,6 +153,20 @@ async def log_out(request: Request, ctx: Ctx) -> Response:
 
 
 @router.get("/me", responses={401: {"description": "Not signed in"}})
-async def me(specialist: CurrentSpecialist) -> SpecialistOut:
-    """The signed-in specialist."""
-    return SpecialistOut.of(specialist)
+async def me(specialist: CurrentSpecialist, ctx: Ctx) -> SpecialistOut:
+    """The signed-in specialist, with their public booking page."""
+    return SpecialistOut.of(specialist, ctx)
+
+
+@router.patch("/me", responses={401: {"description": "Not signed in"}})
+async def change_me(body: ProfileChange, specialist: CurrentSpecialist, ctx: Ctx) -> SpecialistOut:
+    """Change the name, time zone or bio given; the others stay."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    if "bio" in changes and changes["bio"] is None:
+        changes["bio"] = ""
+    try:
+        async with ctx.db.transaction() as session:
+            changed = await service.change_profile(session, specialist.id, changes)
+    except LookupError:
+        raise HTTPException(401, "Sign in first.") from None
+    return SpecialistOut.of(changed, ctx)
