@@ -119,7 +119,14 @@ def build_context(
         connections=connections,
         platform=platform,
         meetings=maker,
-        bookings=Bookings(db=db, maker=maker, cipher=cipher, clock=clock, notifier=notifier),
+        bookings=Bookings(
+            db=db,
+            maker=maker,
+            cipher=cipher,
+            clock=clock,
+            notifier=notifier,
+            reminder_offsets=settings.reminder_offsets,
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from zoneinfo import ZoneInfo
 
 from specialistly.bookings.models import Booking, MeetingProvider
+from specialistly.notifications.message import Attachment
 from specialistly.notifications.service import Email
 from specialistly.specialists.models import Specialist
 
@@ -23,7 +24,13 @@ def _where(booking: Booking) -> str:
     return f"Join on Zoom: {booking.join_url}"
 
 
-def customer_confirmation(booking: Booking, specialist: Specialist, manage_url: str) -> Email:
+def _with(invite: Attachment | None) -> tuple[Attachment, ...]:
+    return (invite,) if invite is not None else ()
+
+
+def customer_confirmation(
+    booking: Booking, specialist: Specialist, manage_url: str, invite: Attachment | None = None
+) -> Email:
     if booking.join_url:
         where = _where(booking)
     else:
@@ -33,19 +40,35 @@ def customer_confirmation(booking: Booking, specialist: Specialist, manage_url: 
         f"for {_when(booking, specialist.timezone)}.\n\n{where}\n\n"
         f"See or cancel your booking: {manage_url}\nReference: {booking.reference}\n"
     )
-    return Email(booking.customer_email, f"Booked: {specialist.name}", body, "booking_confirmation")
+    return Email(
+        booking.customer_email,
+        f"Booked: {specialist.name}",
+        body,
+        "booking_confirmation",
+        _with(invite),
+    )
 
 
-def customer_link(booking: Booking, specialist: Specialist, manage_url: str) -> Email:
+def customer_link(
+    booking: Booking, specialist: Specialist, manage_url: str, invite: Attachment | None = None
+) -> Email:
     body = (
         f"Hello {booking.customer_name},\n\nThe Zoom meeting for your consultation with "
         f"{specialist.name} on {_when(booking, specialist.timezone)} is ready.\n\n"
         f"{_where(booking)}\n\nYour booking: {manage_url}\nReference: {booking.reference}\n"
     )
-    return Email(booking.customer_email, f"Your Zoom link: {specialist.name}", body, "booking_link")
+    return Email(
+        booking.customer_email,
+        f"Your Zoom link: {specialist.name}",
+        body,
+        "booking_link",
+        _with(invite),
+    )
 
 
-def specialist_notice(booking: Booking, specialist: Specialist, start_url: str) -> Email:
+def specialist_notice(
+    booking: Booking, specialist: Specialist, start_url: str, invite: Attachment | None = None
+) -> Email:
     host = "your Zoom account"
     if booking.meeting_provider == MeetingProvider.PLATFORM_ZOOM:
         host = "Specialistly's Zoom account (yours could not be used)"
@@ -54,12 +77,20 @@ def specialist_notice(booking: Booking, specialist: Specialist, start_url: str) 
         f"{_when(booking, specialist.timezone)}.\n\nThe meeting is on {host}. Start it as host: "
         f"{start_url}\nReference: {booking.reference}\n"
     )
-    return Email(specialist.email, f"New booking: {booking.customer_name}", body, "booking_host")
+    return Email(
+        specialist.email,
+        f"New booking: {booking.customer_name}",
+        body,
+        "booking_host",
+        _with(invite),
+    )
 
 
-def cancellation(booking: Booking, specialist: Specialist, to: str) -> Email:
+def cancellation(
+    booking: Booking, specialist: Specialist, to: str, invite: Attachment | None = None
+) -> Email:
     body = (
         f"The consultation of {booking.customer_name} with {specialist.name} on "
         f"{_when(booking, specialist.timezone)} is cancelled. Reference: {booking.reference}\n"
     )
-    return Email(to, f"Cancelled: {booking.reference}", body, "booking_cancelled")
+    return Email(to, f"Cancelled: {booking.reference}", body, "booking_cancelled", _with(invite))

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from specialistly.bookings import emails, service
+from specialistly.bookings.invites import invitations
 from specialistly.bookings.meetings import MeetingAttempt, MeetingMaker
 from specialistly.bookings.models import (
     Booking,
@@ -20,6 +21,7 @@ from specialistly.bookings.models import (
     IdempotencyKey,
     MeetingStatus,
 )
+from specialistly.bookings.reminders import cancel_reminders, plan_reminders
 from specialistly.clock import Clock
 from specialistly.db import Database
 from specialistly.notifications.service import Notifier
@@ -69,7 +71,9 @@ class Bookings:
         cipher: TokenCipher,
         clock: Clock,
         notifier: Notifier,
+        reminder_offsets: tuple[int, ...] = (),
     ) -> None:
+        self.reminder_offsets = reminder_offsets
         self.db, self.maker, self.cipher, self.clock, self.notifier = (
             db,
             maker,
@@ -168,6 +172,7 @@ class Bookings:
         session.add(booking)
         session.flush()
         claimed.id = booking.id
+        plan_reminders(session, booking, now, self.reminder_offsets)
         if key:
             session.add(
                 IdempotencyKey(
@@ -216,10 +221,17 @@ class Bookings:
             booking.meeting_delete_pending = booking.meeting_status == MeetingStatus.CREATED or (
                 booking.meeting_outcome_unknown
             )
+            await cancel_reminders(session, booking.id)
+            booking.calendar_sequence += 1
             specialist = await session.get(Specialist, booking.specialist_id)
             if specialist is not None:
-                for to in (booking.customer_email, specialist.email):
-                    self.notifier.queue_email(session, emails.cancellation(booking, specialist, to))
+                ics, host_ics = invitations(
+                    booking, specialist, base_url=self.notifier.base_url, now=self.clock.now()
+                )
+                for to, invite in ((booking.customer_email, ics), (specialist.email, host_ics)):
+                    self.notifier.queue_email(
+                        session, emails.cancellation(booking, specialist, to, invite)
+                    )
         log.info("Booking %s cancelled", booking_id)
         await self.maker.delete_if_pending(booking_id)
         cancelled = await self.get(booking_id)

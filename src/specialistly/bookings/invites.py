@@ -49,3 +49,30 @@ def booking_invitation(
         cancelled=booking.status == BookingStatus.CANCELLED,
     )
     return invitation(event, now=now)
+
+
+def invitations(
+    booking: Booking, specialist: Specialist, *, base_url: str, now: datetime
+) -> tuple[Attachment, Attachment]:
+    """The customer's and the specialist's `invite.ics` for the booking as it is now.
+
+    The same UID and SEQUENCE for both; each reads the time in their own zone and gets
+    their own link (the customer's booking page, the specialist's dashboard).
+    """
+    customer_zone = getattr(booking, "customer_timezone", None) or specialist.timezone
+
+    def for_reader(timezone: str, link: str) -> Attachment:
+        return booking_invitation(
+            booking,
+            specialist,
+            base_url=base_url,
+            sequence=booking.calendar_sequence,
+            timezone=timezone,
+            manage_url=base_url + link,
+            now=now,
+        )
+
+    return (
+        for_reader(customer_zone, f"/bookings/{booking.id}"),
+        for_reader(specialist.timezone, "/dashboard"),
+    )

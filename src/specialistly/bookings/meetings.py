@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from specialistly import observability as metrics
 from specialistly.bookings import emails, service
+from specialistly.bookings.invites import invitations
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider, MeetingStatus
 from specialistly.clock import Clock
 from specialistly.connections import service as connection_rows
@@ -306,16 +307,24 @@ class MeetingMaker:
         specialist = session.get(Specialist, booking.specialist_id)
         assert specialist is not None  # the foreign key guarantees it
         manage = self.notifier.link(f"/bookings/{booking.id}")
+        now = self.clock.now()
+        if booking.customer_confirmed_at is not None:
+            booking.calendar_sequence += 1  # the event the customer has now gets its link
+        ics, host_ics = invitations(booking, specialist, base_url=self.notifier.base_url, now=now)
         if booking.customer_confirmed_at is None:
             self.notifier.queue_email(
-                session, emails.customer_confirmation(booking, specialist, manage)
+                session, emails.customer_confirmation(booking, specialist, manage, ics)
             )
-            booking.customer_confirmed_at = self.clock.now()
+            booking.customer_confirmed_at = now
         else:
-            self.notifier.queue_email(session, emails.customer_link(booking, specialist, manage))
-        booking.customer_link_sent_at = self.clock.now()
+            self.notifier.queue_email(
+                session, emails.customer_link(booking, specialist, manage, ics)
+            )
+        booking.customer_link_sent_at = now
         start_url = self.cipher.decrypt(booking.start_url) if booking.start_url else ""
-        self.notifier.queue_email(session, emails.specialist_notice(booking, specialist, start_url))
+        self.notifier.queue_email(
+            session, emails.specialist_notice(booking, specialist, start_url, host_ics)
+        )
 
     async def _defer(
         self, booking_id: int, deferred: Deferred, *, final: bool, attempt: "MeetingAttempt"
@@ -357,8 +366,9 @@ class MeetingMaker:
             if final and booking.customer_confirmed_at is None:
                 specialist = await _specialist(session, booking.specialist_id)
                 manage = self.notifier.link(f"/bookings/{booking.id}")
+                ics, _ = invitations(booking, specialist, base_url=self.notifier.base_url, now=now)
                 self.notifier.queue_email(
-                    session, emails.customer_confirmation(booking, specialist, manage)
+                    session, emails.customer_confirmation(booking, specialist, manage, ics)
                 )
                 booking.customer_confirmed_at = now
         outcome = "failed" if deferred.failed else "deferred"

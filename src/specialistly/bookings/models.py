@@ -84,6 +84,8 @@ class Booking(Base):
     # Cancelled with a meeting at Zoom that is not deleted yet: a job finishes the deletion.
     meeting_delete_pending: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     customer_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The calendar invitation's SEQUENCE: 0 when booked, one more with each change sent.
+    calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     customer_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

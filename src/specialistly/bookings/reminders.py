@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, UniqueConstraint, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider
 from specialistly.clock import Clock
@@ -47,6 +47,13 @@ class BookingReminder(Base):
 async def schedule_reminders(
     session: AsyncSession, booking: Booking, now: datetime, offsets: Iterable[int]
 ) -> list[int]:
+    """`plan_reminders` in an async transaction."""
+    return await session.run_sync(plan_reminders, booking, now, tuple(offsets))
+
+
+def plan_reminders(
+    session: Session, booking: Booking, now: datetime, offsets: Iterable[int]
+) -> list[int]:
     """(Re)plan the booking's reminders for its current start; answer the offsets planned.
 
     Call it in the transaction that books or moves the booking. An offset whose moment has
@@ -58,7 +65,7 @@ async def schedule_reminders(
         for minutes in sorted(set(offsets), reverse=True)
         if booking.start_time - timedelta(minutes=minutes) > now
     ]
-    await session.execute(
+    session.execute(
         delete(BookingReminder).where(
             BookingReminder.booking_id == booking.id,
             (BookingReminder.sent_at.is_(None)) | (BookingReminder.offset_minutes.in_(planned)),
@@ -74,7 +81,7 @@ async def schedule_reminders(
                 skipped=False,
             )
         )
-    await session.flush()
+    session.flush()
     return planned
 
 
