@@ -1,5 +1,6 @@
 """What the customer and the specialist are told about a booking, in plain words."""
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from specialistly.bookings.models import Booking, MeetingProvider
@@ -15,7 +16,15 @@ PLATFORM_NOTE = (
 
 def _when(booking: Booking, timezone: str) -> str:
     local = booking.start_time.astimezone(ZoneInfo(timezone))
-    return f"{local:%A %d %B %Y, %H:%M} ({timezone}), {booking.duration_minutes} minutes"
+    end = local + timedelta(minutes=booking.duration_minutes)
+    return (
+        f"{local:%A %d %B %Y, %H:%M}–{end:%H:%M} ({timezone}), {booking.duration_minutes} minutes"
+    )
+
+
+def customer_zone(booking: Booking, specialist: Specialist) -> str:
+    """The zone the customer reads times in: theirs, else the specialist's."""
+    return booking.customer_timezone or specialist.timezone
 
 
 def _where(booking: Booking) -> str:
@@ -37,7 +46,7 @@ def customer_confirmation(
         where = "Your Zoom link will follow by email as soon as the meeting is created."
     body = (
         f"Hello {booking.customer_name},\n\nYour consultation with {specialist.name} is booked "
-        f"for {_when(booking, specialist.timezone)}.\n\n{where}\n\n"
+        f"for {_when(booking, customer_zone(booking, specialist))}.\n\n{where}\n\n"
         f"See or cancel your booking: {manage_url}\nReference: {booking.reference}\n"
     )
     return Email(
@@ -54,7 +63,7 @@ def customer_link(
 ) -> Email:
     body = (
         f"Hello {booking.customer_name},\n\nThe Zoom meeting for your consultation with "
-        f"{specialist.name} on {_when(booking, specialist.timezone)} is ready.\n\n"
+        f"{specialist.name} on {_when(booking, customer_zone(booking, specialist))} is ready.\n\n"
         f"{_where(booking)}\n\nYour booking: {manage_url}\nReference: {booking.reference}\n"
     )
     return Email(
@@ -87,10 +96,19 @@ def specialist_notice(
 
 
 def cancellation(
-    booking: Booking, specialist: Specialist, to: str, invite: Attachment | None = None
+    booking: Booking,
+    specialist: Specialist,
+    to: str,
+    invite: Attachment | None = None,
+    *,
+    zone: str | None = None,
+    by: str | None = None,
 ) -> Email:
+    cancelled = f"is cancelled by {by}" if by else "is cancelled"
+    reason = f"\nReason: {booking.cancel_reason}\n" if booking.cancel_reason else ""
     body = (
         f"The consultation of {booking.customer_name} with {specialist.name} on "
-        f"{_when(booking, specialist.timezone)} is cancelled. Reference: {booking.reference}\n"
+        f"{_when(booking, zone or specialist.timezone)} {cancelled}.\n{reason}"
+        f"Reference: {booking.reference}\n"
     )
     return Email(to, f"Cancelled: {booking.reference}", body, "booking_cancelled", _with(invite))

@@ -58,6 +58,8 @@ class BookingNotFound(Exception):
 class Customer:
     name: str
     email: str
+    # The customer's IANA zone, in which they read every time; None: the specialist's.
+    timezone: str | None = None
 
 
 class Bookings:
@@ -158,6 +160,7 @@ class Bookings:
             manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
             start_time=slot.start_time,
             duration_minutes=slot.duration_minutes,
+            customer_timezone=customer.timezone or _zone_of(session, slot.specialist_id),
             created_at=now,
             meeting_status=MeetingStatus.PENDING,
             # The request makes this meeting itself; the job takes over only if it cannot
@@ -207,8 +210,10 @@ class Bookings:
     def start_url(self, booking: Booking) -> str | None:
         return self.cipher.decrypt(booking.start_url) if booking.start_url else None
 
-    async def cancel(self, booking_id: int) -> Booking:
-        """Cancel, free the slot, tell both sides; then delete the Zoom meeting."""
+    async def cancel(
+        self, booking_id: int, *, reason: str | None = None, by_specialist: bool = False
+    ) -> Booking:
+        """Cancel, free the slot, tell both sides (with the reason); then delete the meeting."""
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
             if booking is None:
@@ -217,6 +222,7 @@ class Bookings:
                 return booking
             booking.status = BookingStatus.CANCELLED
             booking.cancelled_at = self.clock.now()
+            booking.cancel_reason = reason or None
             # A created meeting, or a create whose answer never came, must not outlive it.
             booking.meeting_delete_pending = booking.meeting_status == MeetingStatus.CREATED or (
                 booking.meeting_outcome_unknown
@@ -228,9 +234,14 @@ class Bookings:
                 ics, host_ics = invitations(
                     booking, specialist, base_url=self.notifier.base_url, now=self.clock.now()
                 )
-                for to, invite in ((booking.customer_email, ics), (specialist.email, host_ics)):
+                by = "the specialist" if by_specialist else "the customer"
+                for to, invite, zone in (
+                    (booking.customer_email, ics, booking.customer_timezone),
+                    (specialist.email, host_ics, specialist.timezone),
+                ):
                     self.notifier.queue_email(
-                        session, emails.cancellation(booking, specialist, to, invite)
+                        session,
+                        emails.cancellation(booking, specialist, to, invite, zone=zone, by=by),
                     )
         log.info("Booking %s cancelled", booking_id)
         await self.maker.delete_if_pending(booking_id)
@@ -250,6 +261,11 @@ def _replayed(session: Session, key: str, digest: str) -> Booking | None:
     return session.get(Booking, stored.booking_id)
 
 
+def _zone_of(session: Session, specialist_id: int) -> str | None:
+    specialist = session.get(Specialist, specialist_id)
+    return specialist.timezone if specialist else None
+
+
 def _request_digest(slot_id: int, customer: Customer) -> str:
-    raw = json.dumps([slot_id, customer.name, customer.email.lower()])
+    raw = json.dumps([slot_id, customer.name, customer.email.lower(), customer.timezone])
     return hashlib.sha256(raw.encode()).hexdigest()

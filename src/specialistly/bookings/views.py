@@ -1,10 +1,11 @@
 """Bookings over HTTP: customers book and manage with their token; specialists see theirs."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from specialistly.bookings import service
 from specialistly.bookings.flows import (
@@ -25,12 +26,33 @@ ManageToken = Annotated[
 ]
 
 
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError("not an IANA time zone, e.g. Asia/Tokyo") from None
+    return name
+
+
+Zone = Annotated[Text, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+
+
 class NewBooking(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     slot_id: int = Field(ge=1, le=2**31 - 1)
     customer_name: Text = Field(min_length=1, max_length=200)
     customer_email: EmailStr = Field(max_length=320)
+    customer_timezone: Zone | None = Field(
+        None,
+        description="the customer's IANA zone for every time they see (default: the specialist's)",
+    )
+
+
+class Cancellation(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    reason: Text | None = Field(None, max_length=500, description="told to the other party")
 
 
 class MeetingOut(BaseModel):
@@ -45,9 +67,12 @@ class BookingOut(BaseModel):
     reference: str
     slot_id: int
     start_time: datetime
+    end_time: datetime
     duration_minutes: int
     customer_name: str
     customer_email: str
+    customer_timezone: str | None
+    cancel_reason: str | None
     manage_token: str | None = None
     meeting: MeetingOut
     start_url: str | None = Field(None, description="the host's start link (specialist only)")
@@ -63,9 +88,12 @@ def _out(
         reference=booking.reference,
         slot_id=booking.slot_id,
         start_time=booking.start_time,
+        end_time=booking.start_time + timedelta(minutes=booking.duration_minutes),
         duration_minutes=booking.duration_minutes,
         customer_name=booking.customer_name,
         customer_email=booking.customer_email,
+        customer_timezone=booking.customer_timezone,
+        cancel_reason=booking.cancel_reason,
         manage_token=manage_token,
         meeting=MeetingOut(
             status=booking.meeting_status.value,
@@ -93,7 +121,7 @@ async def book(
     idempotency_key: Annotated[Text | None, Header(max_length=200)] = None,
 ) -> BookingOut:
     """Book a slot. The booking is confirmed whatever Zoom does; the meeting follows."""
-    customer = Customer(body.customer_name, str(body.customer_email))
+    customer = Customer(body.customer_name, str(body.customer_email), body.customer_timezone)
     try:
         booking, _ = await ctx.bookings.book(body.slot_id, customer, idempotency_key)
     except SlotNotFound:
@@ -137,11 +165,16 @@ async def get_booking(
 
 @router.post("/{booking_id}/cancel", responses={404: {"description": "No such booking"}})
 async def cancel_booking(
-    booking_id: DbId, ctx: Ctx, specialist: MaybeSpecialist, token: ManageToken = None
+    booking_id: DbId,
+    ctx: Ctx,
+    specialist: MaybeSpecialist,
+    token: ManageToken = None,
+    body: Cancellation | None = None,
 ) -> BookingOut:
-    """Cancel: the slot is free again and the Zoom meeting is deleted."""
+    """Cancel: the slot is free again, the Zoom meeting is deleted, the reason is passed on."""
     booking, as_specialist = await _visible(booking_id, token, specialist, ctx)
-    cancelled = await ctx.bookings.cancel(booking.id)
+    reason = body.reason if body else None
+    cancelled = await ctx.bookings.cancel(booking.id, reason=reason, by_specialist=as_specialist)
     return _for(cancelled, as_specialist, token, ctx)
 
 

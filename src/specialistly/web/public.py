@@ -1,6 +1,7 @@
 """Pages for customers: specialists, a specialist's times and booking form, the booking."""
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -15,7 +16,7 @@ from specialistly.bookings.flows import (
     SlotOfAnotherSpecialist,
     SlotTaken,
 )
-from specialistly.bookings.models import MeetingProvider
+from specialistly.bookings.models import Booking, MeetingProvider
 from specialistly.deps import Ctx, MaybeSpecialist
 from specialistly.specialists import slots
 from specialistly.specialists.models import Specialist
@@ -121,8 +122,10 @@ async def book(request: Request, specialist_id: DbId, ctx: Ctx, me: MaybeSpecial
         errors["customer_email"] = "Enter an email address like name@example.com."
     if not errors:
         try:
+            visitor_zone = form.get("tz") or None
+            customer = Customer(name, email, zone_or(visitor_zone, "") or None)
             booking, _ = await ctx.bookings.book(
-                int(slot_id), Customer(name, email), None, specialist_id=specialist_id
+                int(slot_id), customer, None, specialist_id=specialist_id
             )
         except SlotOfAnotherSpecialist:
             errors["slot_id"] = "Choose one of the times shown."
@@ -140,6 +143,13 @@ async def book(request: Request, specialist_id: DbId, ctx: Ctx, me: MaybeSpecial
         values=form,
         errors=errors,
     )
+
+
+def _span(booking: Booking, zone: str) -> str:
+    """'Saturday 28 November 2026, 02:00–02:30 (Asia/Tokyo)' in the reader's zone."""
+    end = booking.start_time + timedelta(minutes=booking.duration_minutes)
+    start = local(booking.start_time, zone, "%A %d %B %Y, %H:%M")
+    return f"{start}–{local(end, zone, '%H:%M')} ({zone})"
 
 
 @router.get("/bookings/{booking_id}")
@@ -176,8 +186,7 @@ async def booking_page(
         "token": token,
         "join_url": booking.join_url if created else None,
         "hosted": hosted,
-        "when": local(booking.start_time, specialist.timezone, "%A %d %B %Y, %H:%M")
-        + f" ({specialist.timezone})",
+        "when": _span(booking, booking.customer_timezone or specialist.timezone),
     }
     return render(request, ctx, "booking.html", context, me=me)
 
