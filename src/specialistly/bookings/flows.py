@@ -175,7 +175,7 @@ class Bookings:
         session.add(booking)
         session.flush()
         claimed.id = booking.id
-        plan_reminders(session, booking, now, self.reminder_offsets)
+        plan_reminders(session, booking, now, self.reminder_offsets, fresh=True)
         if key:
             session.add(
                 IdempotencyKey(

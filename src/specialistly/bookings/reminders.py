@@ -52,7 +52,12 @@ async def schedule_reminders(
 
 
 def plan_reminders(
-    session: Session, booking: Booking, now: datetime, offsets: Iterable[int]
+    session: Session,
+    booking: Booking,
+    now: datetime,
+    offsets: Iterable[int],
+    *,
+    fresh: bool = False,
 ) -> list[int]:
     """(Re)plan the booking's reminders for its current start; answer the offsets planned.
 
@@ -65,12 +70,13 @@ def plan_reminders(
         for minutes in sorted(set(offsets), reverse=True)
         if booking.start_time - timedelta(minutes=minutes) > now
     ]
-    session.execute(
-        delete(BookingReminder).where(
-            BookingReminder.booking_id == booking.id,
-            (BookingReminder.sent_at.is_(None)) | (BookingReminder.offset_minutes.in_(planned)),
+    if not fresh:  # a booking just made has no reminders to replace
+        session.execute(
+            delete(BookingReminder).where(
+                BookingReminder.booking_id == booking.id,
+                (BookingReminder.sent_at.is_(None)) | (BookingReminder.offset_minutes.in_(planned)),
+            )
         )
-    )
     for minutes in planned:
         session.add(
             BookingReminder(
@@ -81,7 +87,6 @@ def plan_reminders(
                 skipped=False,
             )
         )
-    session.flush()
     return planned
 
 
