@@ -5,10 +5,12 @@ import hmac
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +27,9 @@ from specialistly.bookings.reminders import cancel_reminders, plan_reminders
 from specialistly.clock import Clock
 from specialistly.db import Database
 from specialistly.notifications.service import Notifier
+from specialistly.scheduling import service as scheduling
+from specialistly.scheduling.models import EventType
+from specialistly.scheduling.service import EventTypeNotFound
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Slot, Specialist
 
@@ -40,6 +45,10 @@ class SlotNotFound(Exception):
 
 class SlotOfAnotherSpecialist(SlotNotFound):
     """The slot exists but belongs to another specialist than the one booked with."""
+
+
+class NotBookable(Exception):
+    """The time is not one of the event type's bookable times."""
 
 
 class SlotTaken(Exception):
@@ -97,36 +106,62 @@ class Bookings:
         With `specialist_id`, a slot of anyone else is refused before anything is booked.
         """
         digest = _request_digest(slot_id, customer)
-        try:
-            booking, claimed = await self._commit_booking(
-                slot_id, customer, idempotency_key, digest, specialist_id
+        insert = partial(self._insert, slot_id, customer, idempotency_key, digest, specialist_id)
+        return await self._confirm(insert, idempotency_key, digest)
+
+    async def book_time(
+        self,
+        event_type_id: int,
+        start_time: datetime,
+        customer: Customer,
+        idempotency_key: str | None,
+    ) -> tuple[Booking, bool]:
+        """Book an event type at a start it offers (GET …/times), else `NotBookable`."""
+        start_time = start_time.astimezone(UTC)
+        digest = _request_digest(f"{event_type_id}@{start_time.isoformat()}", customer)
+        async with self.db.reading() as session:
+            if idempotency_key and (
+                replay := await session.run_sync(_replayed, idempotency_key, digest)
+            ):
+                return replay, False
+            kind = await session.get(EventType, event_type_id)
+            if kind is None or kind.deleted_at is not None or not kind.active:
+                raise EventTypeNotFound(event_type_id)
+            specialist = await session.get(Specialist, kind.specialist_id)
+            assert specialist is not None  # the foreign key guarantees it
+            offered = await scheduling.times(
+                session,
+                specialist,
+                kind,
+                now=self.clock.now(),
+                range_start=start_time,
+                range_end=start_time + timedelta(minutes=1),
             )
+        if start_time not in offered:
+            raise NotBookable("that time is not bookable: choose one of the times offered")
+        insert = partial(self._insert_at, kind, start_time, customer, idempotency_key, digest)
+        return await self._confirm(insert, idempotency_key, digest)
+
+    async def _confirm(
+        self,
+        insert: "Callable[[Session], tuple[Booking, MeetingAttempt | None]]",
+        idempotency_key: str | None,
+        digest: str,
+    ) -> tuple[Booking, bool]:
+        try:
+            booking, claimed = await self.db.write(insert)
         except IntegrityError:
-            # Lost a race: for the same Idempotency-Key the winner's booking is ours too.
+            # Lost a race (PostgreSQL's constraints decide): for the same Idempotency-Key the
+            # winner's booking is ours too.
             replay = await self._replay(idempotency_key, digest) if idempotency_key else None
             if replay is None:
-                raise SlotTaken("this slot has just been booked") from None
+                raise SlotTaken("this time has just been booked") from None
             return replay, False
         if claimed is None:
             return booking, False  # a replay of the same request
+        log.info("Booking %s confirmed", booking.id)
         made = await self.maker.ensure(booking.id, rounds=IN_REQUEST_ROUNDS, claimed=claimed)
         return made or await self.get(booking.id), True
-
-    async def _commit_booking(
-        self,
-        slot_id: int,
-        customer: Customer,
-        key: str | None,
-        digest: str,
-        specialist_id: int | None,
-    ) -> "tuple[Booking, MeetingAttempt | None]":
-        """Insert the booking, claimed for this request's meeting (None: a replay)."""
-        booking, claimed = await self.db.write(
-            partial(self._insert, slot_id, customer, key, digest, specialist_id)
-        )
-        if claimed is not None:
-            log.info("Booking %s confirmed for slot %s", booking.id, slot_id)
-        return booking, claimed
 
     def _insert(
         self,
@@ -150,6 +185,8 @@ class Bookings:
         now = self.clock.now()
         if slot.start_time <= now:
             raise SlotTaken("this slot has started already")
+        end = slot.start_time + timedelta(minutes=slot.duration_minutes)
+        _refuse_overlap(session, slot.specialist_id, slot.start_time, end)
         booking = Booking(
             slot_id=slot.id,
             specialist_id=slot.specialist_id,
@@ -161,6 +198,8 @@ class Bookings:
             start_time=slot.start_time,
             duration_minutes=slot.duration_minutes,
             customer_timezone=customer.timezone or _zone_of(session, slot.specialist_id),
+            busy_start=slot.start_time,
+            busy_end=end,
             created_at=now,
             meeting_status=MeetingStatus.PENDING,
             # The request makes this meeting itself; the job takes over only if it cannot
@@ -171,6 +210,56 @@ class Bookings:
             meeting_outcome_unknown=False,
             meeting_delete_pending=False,
         )
+        return self._add(session, booking, key, digest)
+
+    def _insert_at(
+        self,
+        kind: EventType,
+        start: datetime,
+        customer: Customer,
+        key: str | None,
+        digest: str,
+        session: Session,
+    ) -> "tuple[Booking, MeetingAttempt | None]":
+        if key and (replay := _replayed(session, key, digest)) is not None:
+            return replay, None
+        # FOR SHARE: a change or deletion of the event type (FOR UPDATE) waits for this.
+        current = session.get(EventType, kind.id, with_for_update={"read": True})
+        if current is None or current.deleted_at is not None or not current.active:
+            raise EventTypeNotFound(kind.id)
+        end = start + timedelta(minutes=current.duration_minutes)
+        busy_start = start - timedelta(minutes=current.buffer_before_minutes)
+        busy_end = end + timedelta(minutes=current.buffer_after_minutes)
+        _refuse_overlap(session, current.specialist_id, busy_start, busy_end)
+        now = self.clock.now()
+        booking = Booking(
+            slot_id=None,
+            event_type_id=current.id,
+            specialist_id=current.specialist_id,
+            status=BookingStatus.CONFIRMED,
+            reference="SPL-" + secrets.token_hex(5).upper(),
+            customer_name=customer.name,
+            customer_email=customer.email,
+            manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
+            start_time=start,
+            duration_minutes=current.duration_minutes,
+            customer_timezone=customer.timezone or _zone_of(session, current.specialist_id),
+            busy_start=busy_start,
+            busy_end=busy_end,
+            created_at=now,
+            meeting_status=MeetingStatus.PENDING,
+            meeting_next_attempt_at=now + REQUEST_OWNS_MEETING_FOR,
+            meeting_attempts=0,
+            meeting_outcome_unknown=False,
+            meeting_delete_pending=False,
+        )
+        return self._add(session, booking, key, digest)
+
+    def _add(
+        self, session: Session, booking: Booking, key: str | None, digest: str
+    ) -> "tuple[Booking, MeetingAttempt | None]":
+        """Insert the booking claimed for this request, its reminders and its key."""
+        now = self.clock.now()
         claimed = self.maker.claim_new(session, booking)
         session.add(booking)
         session.flush()
@@ -261,11 +350,31 @@ def _replayed(session: Session, key: str, digest: str) -> Booking | None:
     return session.get(Booking, stored.booking_id)
 
 
+def _refuse_overlap(session: Session, specialist_id: int, start: datetime, end: datetime) -> None:
+    """No two confirmed bookings of a specialist share busy time (buffers included).
+
+    SQLite: this runs under its one writer, so nothing can slip in between. PostgreSQL: the
+    exclusion constraint of migration 0013 decides between concurrent transactions.
+    """
+    clash = session.scalar(
+        select(Booking.id)
+        .where(
+            Booking.specialist_id == specialist_id,
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.busy_start < end,
+            Booking.busy_end > start,
+        )
+        .limit(1)
+    )
+    if clash is not None:
+        raise SlotTaken("that time overlaps another booking")
+
+
 def _zone_of(session: Session, specialist_id: int) -> str | None:
     specialist = session.get(Specialist, specialist_id)
     return specialist.timezone if specialist else None
 
 
-def _request_digest(slot_id: int, customer: Customer) -> str:
-    raw = json.dumps([slot_id, customer.name, customer.email.lower(), customer.timezone])
+def _request_digest(what: int | str, customer: Customer) -> str:
+    raw = json.dumps([what, customer.name, customer.email.lower(), customer.timezone])
     return hashlib.sha256(raw.encode()).hexdigest()

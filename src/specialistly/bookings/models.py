@@ -45,7 +45,10 @@ class Booking(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="RESTRICT"), index=True)
+    # A one-off slot's booking; None for a booking of an event type at a bookable time.
+    slot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slots.id", ondelete="RESTRICT"), index=True
+    )
     specialist_id: Mapped[int] = mapped_column(
         ForeignKey("specialists.id", ondelete="CASCADE"), index=True
     )
@@ -63,6 +66,11 @@ class Booking(Base):
     event_type_id: Mapped[int | None] = mapped_column(ForeignKey("event_types.id"), index=True)
     customer_timezone: Mapped[str | None] = mapped_column(String(64))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The time this booking makes its specialist busy: start − buffer before, end + buffer
+    # after. No two confirmed bookings of one specialist overlap here (PostgreSQL: an
+    # exclusion constraint, migration 0013; SQLite: checked under its one writer).
+    busy_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    busy_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     meeting_status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus))
     meeting_provider: Mapped[MeetingProvider | None] = mapped_column(_enum(MeetingProvider))

@@ -5,18 +5,28 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 
 from specialistly.bookings import service
 from specialistly.bookings.flows import (
     BookingNotFound,
     Customer,
     IdempotencyKeyReused,
+    NotBookable,
     SlotNotFound,
     SlotTaken,
 )
 from specialistly.bookings.models import Booking
 from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist, MaybeSpecialist
+from specialistly.scheduling.service import EventTypeNotFound
 from specialistly.text import Text
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"], responses=API_ERRORS)
@@ -38,15 +48,30 @@ Zone = Annotated[Text, Field(min_length=1, max_length=64), AfterValidator(_zone)
 
 
 class NewBooking(BaseModel):
+    """A one-off slot (`slot_id`), or an event type at one of its bookable times."""
+
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    slot_id: int = Field(ge=1, le=2**31 - 1)
+    slot_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    event_type_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    start_time: AwareDatetime | None = Field(
+        None, description="with event_type_id: one of GET /specialists/{id}/times' starts"
+    )
     customer_name: Text = Field(min_length=1, max_length=200)
     customer_email: EmailStr = Field(max_length=320)
     customer_timezone: Zone | None = Field(
         None,
         description="the customer's IANA zone for every time they see (default: the specialist's)",
     )
+
+    @model_validator(mode="after")
+    def one_way_to_book(self) -> "NewBooking":
+        by_time = self.event_type_id is not None or self.start_time is not None
+        if self.slot_id is not None and by_time:
+            raise ValueError("give slot_id, or event_type_id with start_time, not both")
+        if self.slot_id is None and (self.event_type_id is None or self.start_time is None):
+            raise ValueError("give slot_id, or event_type_id with start_time")
+        return self
 
 
 class Cancellation(BaseModel):
@@ -65,7 +90,8 @@ class BookingOut(BaseModel):
     id: int
     status: Literal["confirmed", "cancelled"]
     reference: str
-    slot_id: int
+    slot_id: int | None
+    event_type_id: int | None
     start_time: datetime
     end_time: datetime
     duration_minutes: int
@@ -87,6 +113,7 @@ def _out(
         status=booking.status.value,
         reference=booking.reference,
         slot_id=booking.slot_id,
+        event_type_id=booking.event_type_id,
         start_time=booking.start_time,
         end_time=booking.start_time + timedelta(minutes=booking.duration_minutes),
         duration_minutes=booking.duration_minutes,
@@ -123,9 +150,20 @@ async def book(
     """Book a slot. The booking is confirmed whatever Zoom does; the meeting follows."""
     customer = Customer(body.customer_name, str(body.customer_email), body.customer_timezone)
     try:
-        booking, _ = await ctx.bookings.book(body.slot_id, customer, idempotency_key)
+        if body.slot_id is not None:
+            booking, _ = await ctx.bookings.book(body.slot_id, customer, idempotency_key)
+        else:
+            assert body.event_type_id is not None
+            assert body.start_time is not None
+            booking, _ = await ctx.bookings.book_time(
+                body.event_type_id, body.start_time, customer, idempotency_key
+            )
     except SlotNotFound:
         raise HTTPException(404, "No such slot.") from None
+    except EventTypeNotFound:
+        raise HTTPException(404, "No such event type.") from None
+    except NotBookable as refused:
+        raise HTTPException(409, f"Not bookable: {refused}.") from None
     except SlotTaken as taken:
         raise HTTPException(409, f"Slot not available: {taken}.") from None
     except IdempotencyKeyReused as reused:

@@ -85,7 +85,12 @@ async def upcoming(
     """The specialist's future slots, each with whether it can still be booked."""
     taken = (
         select(Booking.slot_id)
-        .where(Booking.status == BookingStatus.CONFIRMED, Booking.specialist_id == specialist_id)
+        .where(
+            Booking.status == BookingStatus.CONFIRMED,
+            Booking.specialist_id == specialist_id,
+            # Bookings of an event type have no slot: a NULL here would make NOT IN unknown.
+            Booking.slot_id.is_not(None),
+        )
         .scalar_subquery()
     )
     rows = await session.execute(
