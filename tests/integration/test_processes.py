@@ -350,3 +350,67 @@ def test_sigterm_lets_a_request_in_flight_finish_and_stops_cleanly(tmp_path: Pat
     assert code == 0, _tail(log)
     text = log.read_text(errors="replace")
     assert not [line for line in text.splitlines() if "Traceback" in line], text
+
+
+@pytest.mark.postgres
+async def test_thirty_overlapping_bookings_across_three_processes_confirm_one(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Two event types, three overlapping starts, 30 customers spread over 3 processes."""
+    await upgrade_async(postgres_url)
+    env = _env_for(live_settings(postgres_url, tmp_path), MEETING_FALLBACK="none")
+    with ExitStack() as servers:
+        _, zoom_base = servers.enter_context(
+            _serve_on_a_free_port(
+                lambda port: (
+                    [str(BIN / "specialistly"), "zoom-sandbox", "--port", str(port)],
+                    env,
+                ),
+                "/",
+                tmp_path / "sandbox.log",
+            )
+        )
+        app_env = env | {"ZOOM_OAUTH_BASE_URL": zoom_base, "ZOOM_API_BASE_URL": zoom_base + "/v2"}
+        bases = [
+            servers.enter_context(_serve(app_env, tmp_path / f"serve-{n}.log"))[1]
+            for n in (1, 2, 3)
+        ]
+        clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
+        async with (
+            httpx.AsyncClient(base_url=bases[0], timeout=30) as browser,
+            httpx.AsyncClient(base_url=zoom_base, timeout=30) as zoom,
+        ):
+            try:
+                await _sign_up(browser, "overlap@example.com")
+                await _connect(browser, zoom, "overlap@zoom.example.com")
+                weekly = [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(7)]
+                hours = {"weekly": weekly, "overrides": []}
+                assert (await browser.put("/api/v1/availability", json=hours)).status_code == 200
+                kinds = []
+                for name, minutes in (("Intro", 30), ("Deep dive", 60)):
+                    made = await browser.post(
+                        "/api/v1/event-types", json={"name": name, "duration_minutes": minutes}
+                    )
+                    assert made.status_code == 201, made.text
+                    kinds.append(int(made.json()["id"]))
+                day = (datetime.now(UTC) + timedelta(days=2)).date()
+                at = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+                starts = [(kinds[0], at), (kinds[1], at + timedelta(minutes=15))]
+
+                async def book(n: int) -> httpx.Response:
+                    kind, start = starts[n % 2]
+                    body = {
+                        "event_type_id": kind,
+                        "start_time": start.isoformat(),
+                        "customer_name": f"Customer {n}",
+                        "customer_email": f"c{n}@example.com",
+                    }
+                    return await clients[n % 3].post("/api/v1/bookings", json=body)
+
+                answers = await asyncio.gather(*(book(n) for n in range(30)))
+            finally:
+                for client in clients:
+                    await client.aclose()
+    codes = [a.status_code for a in answers]
+    assert codes.count(201) == 1, [a.text for a in answers if a.status_code != 409]
+    assert codes.count(409) == 29
