@@ -186,29 +186,14 @@ class Bookings:
         if slot.start_time <= now:
             raise SlotTaken("this slot has started already")
         end = slot.start_time + timedelta(minutes=slot.duration_minutes)
-        _refuse_overlap(session, slot.specialist_id, slot.start_time, end)
-        booking = Booking(
-            slot_id=slot.id,
+        booking = self._new(
+            session,
+            customer,
             specialist_id=slot.specialist_id,
-            status=BookingStatus.CONFIRMED,
-            reference="SPL-" + secrets.token_hex(5).upper(),
-            customer_name=customer.name,
-            customer_email=customer.email,
-            manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
-            start_time=slot.start_time,
-            duration_minutes=slot.duration_minutes,
-            customer_timezone=customer.timezone or _zone_of(session, slot.specialist_id),
-            busy_start=slot.start_time,
-            busy_end=end,
-            created_at=now,
-            meeting_status=MeetingStatus.PENDING,
-            # The request makes this meeting itself; the job takes over only if it cannot
-            # (a job in another process must not claim it first and leave the customer's
-            # answer without its link).
-            meeting_next_attempt_at=now + REQUEST_OWNS_MEETING_FOR,
-            meeting_attempts=0,
-            meeting_outcome_unknown=False,
-            meeting_delete_pending=False,
+            start=slot.start_time,
+            minutes=slot.duration_minutes,
+            busy=(slot.start_time, end),
+            slot_id=slot.id,
         )
         return self._add(session, booking, key, digest)
 
@@ -228,32 +213,60 @@ class Bookings:
         if current is None or current.deleted_at is not None or not current.active:
             raise EventTypeNotFound(kind.id)
         end = start + timedelta(minutes=current.duration_minutes)
-        busy_start = start - timedelta(minutes=current.buffer_before_minutes)
-        busy_end = end + timedelta(minutes=current.buffer_after_minutes)
-        _refuse_overlap(session, current.specialist_id, busy_start, busy_end)
-        now = self.clock.now()
-        booking = Booking(
-            slot_id=None,
-            event_type_id=current.id,
+        busy = (
+            start - timedelta(minutes=current.buffer_before_minutes),
+            end + timedelta(minutes=current.buffer_after_minutes),
+        )
+        booking = self._new(
+            session,
+            customer,
             specialist_id=current.specialist_id,
+            start=start,
+            minutes=current.duration_minutes,
+            busy=busy,
+            event_type_id=current.id,
+        )
+        return self._add(session, booking, key, digest)
+
+    def _new(
+        self,
+        session: Session,
+        customer: Customer,
+        *,
+        specialist_id: int,
+        start: datetime,
+        minutes: int,
+        busy: tuple[datetime, datetime],
+        slot_id: int | None = None,
+        event_type_id: int | None = None,
+    ) -> Booking:
+        """A confirmed booking, once no other booking of the specialist shares its busy time."""
+        _refuse_overlap(session, specialist_id, *busy)
+        now = self.clock.now()
+        return Booking(
+            slot_id=slot_id,
+            event_type_id=event_type_id,
+            specialist_id=specialist_id,
             status=BookingStatus.CONFIRMED,
             reference="SPL-" + secrets.token_hex(5).upper(),
             customer_name=customer.name,
             customer_email=customer.email,
             manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
             start_time=start,
-            duration_minutes=current.duration_minutes,
-            customer_timezone=customer.timezone or _zone_of(session, current.specialist_id),
-            busy_start=busy_start,
-            busy_end=busy_end,
+            duration_minutes=minutes,
+            customer_timezone=customer.timezone or _zone_of(session, specialist_id),
+            busy_start=busy[0],
+            busy_end=busy[1],
             created_at=now,
             meeting_status=MeetingStatus.PENDING,
+            # The request makes this meeting itself; the job takes over only if it cannot
+            # (a job in another process must not claim it first and leave the customer's
+            # answer without its link).
             meeting_next_attempt_at=now + REQUEST_OWNS_MEETING_FOR,
             meeting_attempts=0,
             meeting_outcome_unknown=False,
             meeting_delete_pending=False,
         )
-        return self._add(session, booking, key, digest)
 
     def _add(
         self, session: Session, booking: Booking, key: str | None, digest: str
