@@ -100,6 +100,32 @@ def _serve(
     )
 
 
+@contextmanager
+def _sandbox_and_three_servers(
+    env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[str, list[str]]]:
+    """A standalone sandbox and three `serve` processes in live mode pointed at it."""
+    with ExitStack() as servers:
+        _, zoom_base = servers.enter_context(
+            _serve_on_a_free_port(
+                lambda port: (
+                    [str(BIN / "specialistly"), "zoom-sandbox", "--port", str(port)],
+                    env,
+                ),
+                "/",
+                tmp_path / "sandbox.log",
+            )
+        )
+        app_env = env | {"ZOOM_OAUTH_BASE_URL": zoom_base, "ZOOM_API_BASE_URL": zoom_base + "/v2"}
+        yield (
+            zoom_base,
+            [
+                servers.enter_context(_serve(app_env, tmp_path / f"serve-{n}.log"))[1]
+                for n in (1, 2, 3)
+            ],
+        )
+
+
 async def _sign_up(browser: httpx.AsyncClient, email: str) -> int:
     body = {"name": "Multi", "email": email, "password": "long enough", "timezone": "UTC"}
     answer = await browser.post("/api/v1/specialists", json=body)
@@ -181,22 +207,7 @@ async def test_three_server_processes_on_postgresql_share_one_refresh_per_expiry
         MEETING_FALLBACK="none",
         KEEPALIVE_INTERVAL_SECONDS="3600",
     )
-    with ExitStack() as servers:
-        _, zoom_base = servers.enter_context(
-            _serve_on_a_free_port(
-                lambda port: (
-                    [str(BIN / "specialistly"), "zoom-sandbox", "--port", str(port)],
-                    env,
-                ),
-                "/",
-                tmp_path / "sandbox.log",
-            )
-        )
-        app_env = env | {"ZOOM_OAUTH_BASE_URL": zoom_base, "ZOOM_API_BASE_URL": zoom_base + "/v2"}
-        bases = [
-            servers.enter_context(_serve(app_env, tmp_path / f"serve-{n}.log"))[1]
-            for n in (1, 2, 3)
-        ]
+    with _sandbox_and_three_servers(env, tmp_path) as (zoom_base, bases):
         clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
         async with (
             httpx.AsyncClient(base_url=bases[0], timeout=30) as browser,
@@ -359,22 +370,7 @@ async def test_thirty_overlapping_bookings_across_three_processes_confirm_one(
     """Two event types, three overlapping starts, 30 customers spread over 3 processes."""
     await upgrade_async(postgres_url)
     env = _env_for(live_settings(postgres_url, tmp_path), MEETING_FALLBACK="none")
-    with ExitStack() as servers:
-        _, zoom_base = servers.enter_context(
-            _serve_on_a_free_port(
-                lambda port: (
-                    [str(BIN / "specialistly"), "zoom-sandbox", "--port", str(port)],
-                    env,
-                ),
-                "/",
-                tmp_path / "sandbox.log",
-            )
-        )
-        app_env = env | {"ZOOM_OAUTH_BASE_URL": zoom_base, "ZOOM_API_BASE_URL": zoom_base + "/v2"}
-        bases = [
-            servers.enter_context(_serve(app_env, tmp_path / f"serve-{n}.log"))[1]
-            for n in (1, 2, 3)
-        ]
+    with _sandbox_and_three_servers(env, tmp_path) as (zoom_base, bases):
         clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
         async with (
             httpx.AsyncClient(base_url=bases[0], timeout=30) as browser,
