@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # How many tries a booking request makes for its meeting before the job takes over.
 IN_REQUEST_ROUNDS = 3
 REQUEST_OWNS_MEETING_FOR = timedelta(seconds=60)
+# The advisory-lock namespace of "booking a specialist" on PostgreSQL.
+BOOKING_LOCKS = 7301
 
 
 class SlotNotFound(Exception):
@@ -241,6 +243,14 @@ class Bookings:
         event_type_id: int | None = None,
     ) -> Booking:
         """A confirmed booking, once no other booking of the specialist shares its busy time."""
+        if session.get_bind().dialect.name == "postgresql":
+            # One booking of a specialist at a time: concurrent inserts checked by the
+            # exclusion constraint would otherwise wait on each other and deadlock. The
+            # constraint stays as the guarantee; this makes the loser a clean 409.
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :specialist)"),
+                {"space": BOOKING_LOCKS, "specialist": specialist_id},
+            )
         _refuse_overlap(session, specialist_id, *busy)
         now = self.clock.now()
         return Booking(
