@@ -68,6 +68,7 @@ async def test_a_bookable_time_books_with_its_meeting_and_leaves_the_offer(h: Ha
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
     assert body["event_type_id"] == intro
+    assert body["event_type"] == {"id": intro, "name": "Intro"}
     assert body["slot_id"] is None
     assert body["meeting"]["status"] == "created"
     after = " ".join(await _times(h, specialist, intro, start))

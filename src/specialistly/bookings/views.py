@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     model_validator,
 )
+from sqlalchemy import select
 
 from specialistly.bookings import service
 from specialistly.bookings.flows import (
@@ -26,6 +27,7 @@ from specialistly.bookings.flows import (
 )
 from specialistly.bookings.models import Booking
 from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist, MaybeSpecialist
+from specialistly.scheduling.models import EventType
 from specialistly.scheduling.service import EventTypeNotFound
 from specialistly.text import Text
 
@@ -80,6 +82,11 @@ class Cancellation(BaseModel):
     reason: Text | None = Field(None, max_length=500, description="told to the other party")
 
 
+class EventTypeRef(BaseModel):
+    id: int
+    name: str
+
+
 class MeetingOut(BaseModel):
     status: Literal["created", "pending", "failed"]
     provider: Literal["specialist_zoom", "platform_zoom"] | None
@@ -92,6 +99,7 @@ class BookingOut(BaseModel):
     reference: str
     slot_id: int | None
     event_type_id: int | None
+    event_type: EventTypeRef | None = Field(None, description="the kind of consultation booked")
     start_time: datetime
     end_time: datetime
     duration_minutes: int
@@ -104,8 +112,24 @@ class BookingOut(BaseModel):
     start_url: str | None = Field(None, description="the host's start link (specialist only)")
 
 
+async def _names(ctx: Ctx, bookings: list[Booking]) -> dict[int, str]:
+    """The names of the event types these bookings are of, in one read."""
+    wanted = {b.event_type_id for b in bookings if b.event_type_id is not None}
+    if not wanted:
+        return {}
+    async with ctx.db.reading() as session:
+        rows = await session.execute(
+            select(EventType.id, EventType.name).where(EventType.id.in_(wanted))
+        )
+        return {int(kind): str(name) for kind, name in rows.all()}
+
+
 def _out(
-    booking: Booking, *, manage_token: str | None = None, start_url: str | None = None
+    booking: Booking,
+    *,
+    manage_token: str | None = None,
+    start_url: str | None = None,
+    names: dict[int, str] | None = None,
 ) -> BookingOut:
     created = booking.meeting_status.value == "created"
     return BookingOut(
@@ -114,6 +138,9 @@ def _out(
         reference=booking.reference,
         slot_id=booking.slot_id,
         event_type_id=booking.event_type_id,
+        event_type=EventTypeRef(id=booking.event_type_id, name=names[booking.event_type_id])
+        if names and booking.event_type_id in names
+        else None,
         start_time=booking.start_time,
         end_time=booking.start_time + timedelta(minutes=booking.duration_minutes),
         duration_minutes=booking.duration_minutes,
@@ -168,7 +195,11 @@ async def book(
         raise HTTPException(409, f"Slot not available: {taken}.") from None
     except IdempotencyKeyReused as reused:
         raise HTTPException(422, str(reused)) from None
-    return _out(booking, manage_token=ctx.bookings.manage_token(booking))
+    return _out(
+        booking,
+        manage_token=ctx.bookings.manage_token(booking),
+        names=await _names(ctx, [booking]),
+    )
 
 
 async def _visible(
@@ -186,10 +217,11 @@ async def _visible(
     return booking, True
 
 
-def _for(booking: Booking, as_specialist: bool, token: str | None, ctx: Ctx) -> BookingOut:
+async def _for(booking: Booking, as_specialist: bool, token: str | None, ctx: Ctx) -> BookingOut:
+    names = await _names(ctx, [booking])
     if as_specialist:
-        return _out(booking, start_url=ctx.bookings.start_url(booking))
-    return _out(booking, manage_token=token)
+        return _out(booking, start_url=ctx.bookings.start_url(booking), names=names)
+    return _out(booking, manage_token=token, names=names)
 
 
 @router.get("/{booking_id}", responses={404: {"description": "No such booking"}})
@@ -198,7 +230,7 @@ async def get_booking(
 ) -> BookingOut:
     """Read a booking with its manage token, or as its specialist."""
     booking, as_specialist = await _visible(booking_id, token, specialist, ctx)
-    return _for(booking, as_specialist, token, ctx)
+    return await _for(booking, as_specialist, token, ctx)
 
 
 @router.post("/{booking_id}/cancel", responses={404: {"description": "No such booking"}})
@@ -213,7 +245,7 @@ async def cancel_booking(
     booking, as_specialist = await _visible(booking_id, token, specialist, ctx)
     reason = body.reason if body else None
     cancelled = await ctx.bookings.cancel(booking.id, reason=reason, by_specialist=as_specialist)
-    return _for(cancelled, as_specialist, token, ctx)
+    return await _for(cancelled, as_specialist, token, ctx)
 
 
 @router.get("", responses={401: {"description": "Signed out"}})
@@ -221,4 +253,5 @@ async def my_bookings(specialist: CurrentSpecialist, ctx: Ctx) -> list[BookingOu
     """The signed-in specialist's bookings, newest start first, with the host's start links."""
     async with ctx.db.reading() as session:
         rows = await service.of_specialist(session, specialist.id)
-    return [_out(b, start_url=ctx.bookings.start_url(b)) for b in rows]
+    names = await _names(ctx, rows)
+    return [_out(b, start_url=ctx.bookings.start_url(b), names=names) for b in rows]
