@@ -14,7 +14,8 @@ PLATFORM_NOTE = (
 )
 
 
-def _when(booking: Booking, timezone: str) -> str:
+def when(booking: Booking, timezone: str) -> str:
+    """'Friday 08 January 2027, 18:00–18:30 (Europe/Berlin), 30 minutes'."""
     local = booking.start_time.astimezone(ZoneInfo(timezone))
     end = local + timedelta(minutes=booking.duration_minutes)
     return (
@@ -46,7 +47,7 @@ def customer_confirmation(
         where = "Your Zoom link will follow by email as soon as the meeting is created."
     body = (
         f"Hello {booking.customer_name},\n\nYour consultation with {specialist.name} is booked "
-        f"for {_when(booking, customer_zone(booking, specialist))}.\n\n{where}\n\n"
+        f"for {when(booking, customer_zone(booking, specialist))}.\n\n{where}\n\n"
         f"See or cancel your booking: {manage_url}\nReference: {booking.reference}\n"
     )
     return Email(
@@ -63,7 +64,7 @@ def customer_link(
 ) -> Email:
     body = (
         f"Hello {booking.customer_name},\n\nThe Zoom meeting for your consultation with "
-        f"{specialist.name} on {_when(booking, customer_zone(booking, specialist))} is ready.\n\n"
+        f"{specialist.name} on {when(booking, customer_zone(booking, specialist))} is ready.\n\n"
         f"{_where(booking)}\n\nYour booking: {manage_url}\nReference: {booking.reference}\n"
     )
     return Email(
@@ -83,7 +84,7 @@ def specialist_notice(
         host = "Specialistly's Zoom account (yours could not be used)"
     body = (
         f"Hello {specialist.name},\n\n{booking.customer_name} <{booking.customer_email}> booked "
-        f"{_when(booking, specialist.timezone)}.\n\nThe meeting is on {host}. Start it as host: "
+        f"{when(booking, specialist.timezone)}.\n\nThe meeting is on {host}. Start it as host: "
         f"{start_url}\nReference: {booking.reference}\n"
     )
     return Email(
@@ -108,7 +109,7 @@ def cancellation(
     reason = f"\nReason: {booking.cancel_reason}\n" if booking.cancel_reason else ""
     body = (
         f"The consultation of {booking.customer_name} with {specialist.name} on "
-        f"{_when(booking, zone or specialist.timezone)} {cancelled}.\n{reason}"
+        f"{when(booking, zone or specialist.timezone)} {cancelled}.\n{reason}"
         f"Reference: {booking.reference}\n"
     )
     return Email(to, f"Cancelled: {booking.reference}", body, "booking_cancelled", _with(invite))

@@ -10,12 +10,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, UniqueConstraint, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from specialistly.bookings.emails import customer_zone, when
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider
 from specialistly.clock import Clock
 from specialistly.db import Base, Database, UTCDateTime
@@ -179,17 +179,6 @@ class Reminders:
             return "sent"
 
 
-def customer_zone(booking: Booking, specialist: Specialist) -> str:
-    """The customer's time zone when the booking knows it, else the specialist's."""
-    zone = getattr(booking, "customer_timezone", None)
-    return zone if isinstance(zone, str) and zone else specialist.timezone
-
-
-def _when(booking: Booking, timezone: str) -> str:
-    local = booking.start_time.astimezone(ZoneInfo(timezone))
-    return f"{local:%A %d %B %Y, %H:%M} ({timezone}), {booking.duration_minutes} minutes"
-
-
 def _join(booking: Booking) -> str:
     if not booking.join_url:
         return "Your Zoom link will follow by email as soon as the meeting is created."
@@ -202,7 +191,7 @@ def _join(booking: Booking) -> str:
 def customer_reminder(booking: Booking, specialist: Specialist, manage_url: str) -> Email:
     body = (
         f"Hello {booking.customer_name},\n\nA reminder: your consultation with {specialist.name} "
-        f"is on {_when(booking, customer_zone(booking, specialist))}.\n\n{_join(booking)}\n\n"
+        f"is on {when(booking, customer_zone(booking, specialist))}.\n\n{_join(booking)}\n\n"
         f"Reschedule or cancel: {manage_url}\nReference: {booking.reference}\n"
     )
     return Email(booking.customer_email, f"Reminder: {specialist.name}", body, "booking_reminder")
@@ -212,7 +201,7 @@ def specialist_reminder(booking: Booking, specialist: Specialist, start_url: str
     start = f"Start it as host: {start_url}" if start_url else "The Zoom meeting is not ready yet."
     body = (
         f"Hello {specialist.name},\n\nA reminder: {booking.customer_name} "
-        f"<{booking.customer_email}> is booked for {_when(booking, specialist.timezone)}.\n\n"
+        f"<{booking.customer_email}> is booked for {when(booking, specialist.timezone)}.\n\n"
         f"{start}\nReference: {booking.reference}\n"
     )
     return Email(
