@@ -52,14 +52,18 @@ def _settings(read: Callable[[], Settings] = load_settings) -> Settings:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default HOST or 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000)")] = None,
+    jobs: Annotated[
+        bool, typer.Option("--jobs/--no-jobs", help="Also run the background jobs")
+    ] = True,
 ) -> None:
-    """Serve the app (and, in sandbox mode, the Zoom sandbox at /zoom-sandbox)."""
+    """Serve the app (and, in sandbox mode, the Zoom sandbox at /zoom-sandbox); unless
+    --no-jobs, run the background jobs too (one process at a time across the cluster)."""
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
     from specialistly.app import create_app
     from zoom_sandbox import UvicornConnectionDropper
 
-    web = UvicornConnectionDropper(create_app(settings, run_jobs=True))
+    web = UvicornConnectionDropper(create_app(settings, run_jobs=jobs))
     _exit_cleanly_on_sigterm()
     uvicorn.run(
         web,
@@ -69,6 +73,23 @@ def serve(
         log_config=None,
         timeout_graceful_shutdown=20,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run only the background jobs (no HTTP), with any number of `serve --no-jobs` processes."""
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.sandbox:
+        typer.secho(
+            "A worker needs live mode (the ZOOM_* variables) or a standalone sandbox: in sandbox "
+            "mode the sandbox lives inside `specialistly serve`, which runs the jobs itself.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from specialistly.jobs import work
+
+    asyncio.run(work(settings))
 
 
 @app.command("zoom-sandbox")
@@ -101,11 +122,13 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 @jobs_app.command("run-once")
 def jobs_run_once(
-    name: Annotated[str, typer.Argument(help="keepalive, meetings or outbox")],
+    name: Annotated[
+        str, typer.Argument(help="keepalive, meetings, reminders, outbox or housekeeping")
+    ],
 ) -> None:
-    """Run one job once, now, and print what it did."""
+    """Run one job once, now, and print what it did (not while another process runs it)."""
     from specialistly.context import build_context
-    from specialistly.jobs import JOBS, run_once
+    from specialistly.jobs import JOBS, Scheduler, describe
 
     if name not in JOBS:
         typer.secho(f"Unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
@@ -113,14 +136,18 @@ def jobs_run_once(
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
 
-    async def go() -> dict[str, object]:
+    async def go() -> dict[str, object] | None:
         ctx = build_context(settings)
         try:
-            return await run_once(ctx, name)
+            ran, result = await Scheduler(ctx).turn(name, JOBS[name], due_only=False)
+            return describe(result) if ran else None
         finally:
             await ctx.close()
 
     result = asyncio.run(go())
+    if result is None:
+        typer.secho(f"Job {name} is running in another process now; try again later.", err=True)
+        raise typer.Exit(1)
     typer.echo(" ".join(f"{key}={value}" for key, value in result.items()))
 
 

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     reminder_offsets_minutes: str = "1440,60"
     reminders_job_interval_seconds: float = Field(30.0, gt=0)
     # A customer can reschedule or cancel online until this long before the start.
+    housekeeping_interval_seconds: float = Field(3600.0, gt=0)
+    # How long a process holds a periodic job's lease without renewing it (a dead process's
+    # job is taken over by another after this).
+    job_lease_seconds: float = Field(60.0, ge=1, le=3600)
     reschedule_cutoff_minutes: int = Field(60, ge=0, le=43_200)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,6 +1,7 @@
 """Build what requests, jobs and commands share: settings, database, clock, Zoom and email."""
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
@@ -38,6 +39,9 @@ class AppContext:
     meetings: MeetingMaker
     bookings: Bookings
     mover: MeetingMover
+    # Set when the process is stopping: long jobs end their run early (the rest waits for
+    # the next run, in this process or another).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def close(self) -> None:
         """Let refreshes in flight persist Zoom's answer, then close Zoom's client and the pool."""

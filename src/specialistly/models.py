@@ -9,6 +9,7 @@ FEATURE_MODELS: tuple[str, ...] = (
     "specialistly.bookings.models",
     "specialistly.bookings.reminders",
     "specialistly.scheduling.models",
+    "specialistly.leases",
 )
 
 

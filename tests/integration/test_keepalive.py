@@ -124,3 +124,14 @@ async def test_the_sweep_paces_itself_under_the_rate_it_is_given(h: Harness) -> 
     assert asyncio.get_running_loop().time() - started >= 5 / 3 - 0.1  # six starts, 1/3 s apart
     assert report.refreshed == 6
     assert report.rate_limited == 0  # it never met Zoom's limit
+
+
+async def test_a_stopping_process_starts_no_more_refreshes(h: Harness) -> None:
+    for _ in range(3):
+        await h.connected()
+    await h.advance(31 * DAY)
+    h.ctx.stopping.set()  # SIGTERM arrived: the rest of the sweep is left for the next run
+    report = await run_once(h.ctx, "keepalive")
+    assert (report["due"], report["refreshed"]) == (3, 0)
+    h.ctx.stopping.clear()
+    assert (await run_once(h.ctx, "keepalive"))["refreshed"] == 3

@@ -45,13 +45,15 @@ async def run_keepalive(
     older_than: timedelta,
     concurrency: int,
     per_second: float | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> KeepaliveReport:
     """Refresh every connected connection not refreshed for `older_than`.
 
     Several processes may sweep at once: each row is refreshed under its own lock and
     re-checked there, and PostgreSQL rows another process holds are skipped. At most
     `per_second` refreshes start each second, so a sweep stays under Zoom's limits before
-    any 429; a 429 pauses the whole sweep all the same.
+    any 429; a 429 pauses the whole sweep all the same. Once `stopping` is set, no further
+    refresh starts (those in flight finish).
     """
     cutoff = clock.now() - older_than
     async with db.reading() as session:
@@ -75,7 +77,7 @@ async def run_keepalive(
 
     async def worker() -> None:
         nonlocal resume_at, next_start
-        while queue:
+        while queue and not (stopping and stopping.is_set()):
             if (wait := resume_at - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
                 continue
@@ -83,7 +85,7 @@ async def run_keepalive(
             next_start = start + spacing
             if (wait := start - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
-            if not queue:
+            if not queue or (stopping and stopping.is_set()):
                 return
             specialist_id, tries = queue.popleft()
             try:
