@@ -23,6 +23,7 @@ from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
 from specialistly.web import account as account_pages
 from specialistly.web import dashboard as dashboard_pages
+from specialistly.web import manage as manage_pages
 from specialistly.web import public as public_pages
 from specialistly.web.pages import STATIC
 from specialistly.zoom.transport import RetryPolicy
@@ -79,6 +80,7 @@ def create_app(
     app.include_router(booking_views.router)
     app.include_router(webhook_views.router)
     app.include_router(public_pages.router)
+    app.include_router(manage_pages.router)
     app.include_router(account_pages.router)
     app.include_router(dashboard_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
