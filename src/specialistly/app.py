@@ -22,7 +22,7 @@ from specialistly.scheduling import views as scheduling_views
 from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
 from specialistly.web import account as account_pages
-from specialistly.web import booking_admin, schedule_pages
+from specialistly.web import booking_admin, error_pages, schedule_pages
 from specialistly.web import dashboard as dashboard_pages
 from specialistly.web import manage as manage_pages
 from specialistly.web import public as public_pages
@@ -71,6 +71,7 @@ def create_app(
     )
     app.state.ctx = ctx
     errors.install(app)
+    error_pages.install(app)
     app.state.sandbox = sandbox
     app.include_router(health.router)
     app.include_router(specialist_views.router)

@@ -192,3 +192,22 @@ async def test_a_specialist_cancels_only_their_own_bookings_from_the_dashboard(
     )
     assert done.status_code == 303
     assert await h.raw("SELECT status, cancel_reason FROM bookings") == [("cancelled", "I am ill")]
+
+
+async def test_bad_links_and_unknown_pages_answer_a_page_for_people_the_api_keeps_json(
+    h: Harness,
+) -> None:
+    visitor = h.client()
+    for path in ("/nope", "/bookings/abc", "/bookings/0?token=x", "/specialists/1/book"):
+        answer = await visitor.get(path)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"].startswith("text/html"), path
+        assert "<h1>Page not found</h1>" in answer.text, path
+    browser, _ = await h.sign_up()
+    expired = await browser.post("/dashboard/hours", data={"csrf": "0" * 64})
+    assert expired.status_code == 403
+    assert "Go back, reload the page and try again." in expired.text
+    api = await visitor.get("/api/v1/bookings/abc")
+    assert api.status_code == 422
+    assert api.json()["detail"][0]["loc"] == ["path", "booking_id"]
+    assert (await visitor.get("/api/v1/nope")).json() == {"detail": "Not Found"}
