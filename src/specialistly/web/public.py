@@ -44,7 +44,10 @@ async def favicon() -> Response:
 async def home(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
     cards = []
     async with ctx.db.reading() as session:
-        specialists = await session.scalars(select(Specialist).order_by(Specialist.name).limit(100))
+        specialists = list(
+            await session.scalars(select(Specialist).order_by(Specialist.name).limit(100))
+        )
+        kinds = await _kinds_of(session, [s.id for s in specialists])
         for specialist in specialists:
             found = await slots.upcoming(
                 session, specialist.id, ctx.clock.now(), available_only=True
@@ -54,10 +57,30 @@ async def home(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
                     "id": specialist.id,
                     "name": specialist.name,
                     "timezone": specialist.timezone,
+                    "kinds": kinds.get(specialist.id, []),
                     "next": [local(s.start_time, specialist.timezone) for s, _ in found[:3]],
                 }
             )
     return render(request, ctx, "home.html", {"cards": cards}, me=me)
+
+
+async def _kinds_of(session: AsyncSession, specialist_ids: list[int]) -> dict[int, list[str]]:
+    """Each specialist's active event types as "Intro call · 30 min", in one query."""
+    rows = await session.scalars(
+        select(EventType)
+        .where(
+            EventType.specialist_id.in_(specialist_ids),
+            EventType.active.is_(True),
+            EventType.deleted_at.is_(None),
+        )
+        .order_by(EventType.id)
+    )
+    found: dict[int, list[str]] = {}
+    for kind in rows:
+        found.setdefault(kind.specialist_id, []).append(
+            f"{kind.name} · {kind.duration_minutes} min"
+        )
+    return found
 
 
 @dataclass
