@@ -22,7 +22,7 @@ from specialistly.scheduling import views as scheduling_views
 from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
 from specialistly.web import account as account_pages
-from specialistly.web import booking_admin, error_pages, schedule_pages
+from specialistly.web import booking_admin, error_pages, reschedule_pages, schedule_pages
 from specialistly.web import dashboard as dashboard_pages
 from specialistly.web import manage as manage_pages
 from specialistly.web import public as public_pages
@@ -87,6 +87,7 @@ def create_app(
     app.include_router(dashboard_pages.router)
     app.include_router(schedule_pages.router)
     app.include_router(booking_admin.router)
+    app.include_router(reschedule_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestIds)
     return app

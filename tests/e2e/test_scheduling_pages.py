@@ -169,3 +169,112 @@ def test_a_booking_form_with_mistakes_says_what_to_fix_beside_each_field(
     expect(customer.locator("#email-error")).to_contain_text("Enter an email address")
     expect(customer.get_by_label("Your email")).to_have_value("no at sign")
     shoot(customer, f"booking-errors-{size['width']}")
+
+
+def book_at(
+    chromium: Browser,
+    watched: Watched,
+    server: Server,
+    size: dict[str, int],
+    specialist_id: int,
+    start: datetime,
+    zone: str,
+) -> Page:
+    """A customer in `zone` books the Intro call at `start`; answer their confirmation page."""
+    customer = browser_page(chromium, watched, size, zone=zone)
+    customer.goto(f"{server.base}/specialists/{specialist_id}")
+    customer.get_by_role("link", name=re.compile("Intro call")).click()
+    choose_time(customer, start.astimezone(ZoneInfo(zone)))
+    customer.get_by_label("Your name").fill("Kei Tanaka")
+    customer.get_by_label("Your email").fill("kei@example.com")
+    customer.get_by_role("button", name="Book this time").click()
+    expect(customer.get_by_role("link", name="Join the Zoom meeting")).to_be_visible()
+    return customer
+
+
+def tokyo_span(start: datetime) -> str:
+    local = start.astimezone(TOKYO)
+    return f"{local:%A %d %B %Y, %H:%M}–{local + timedelta(minutes=30):%H:%M} (Asia/Tokyo)"
+
+
+@SIZES
+def test_a_customer_reschedules_then_cancels_from_the_confirmation_page(
+    chromium: Browser, server: Server, watched: Watched, size: dict[str, int]
+) -> None:
+    specialist, specialist_id = scheduling_specialist(
+        chromium, watched, server, size, f"Ada Byron {size['width']}"
+    )
+    day = berlin_day(6)
+    customer = book_at(chromium, watched, server, size, specialist_id, at(day, 9), "Asia/Tokyo")
+    join = customer.get_by_role("link", name="Join the Zoom meeting").get_attribute("href")
+
+    customer.get_by_role("link", name="Reschedule").click()
+    expect(customer.locator("#current-time")).to_contain_text(tokyo_span(at(day, 9)))
+    expect(customer.locator("#shown-zone")).to_have_text("Asia/Tokyo")
+    choose_time(customer, at(day, 10, 30).astimezone(TOKYO))
+    shoot(customer, f"reschedule-customer-{size['width']}")
+    customer.get_by_role("button", name="Move to this time").click()
+
+    expect(customer.get_by_role("status")).to_contain_text("Your booking with Ada Byron")
+    expect(customer.get_by_role("heading", level=1)).to_have_text(tokyo_span(at(day, 10, 30)))
+    expect(customer.get_by_role("link", name="Join the Zoom meeting")).to_have_attribute(
+        "href", join or ""
+    )
+    with customer.expect_download() as download:
+        customer.get_by_role("link", name="Add to calendar (.ics)").click()
+    ics = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "SEQUENCE:0" not in ics  # the moved event is a newer version of the same UID
+    assert f"DTSTART:{at(day, 10, 30).astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}" in ics
+
+    customer.get_by_label(re.compile("^Reason")).fill("Something came up at work")
+    customer.get_by_role("button", name="Cancel this booking").click()
+    expect(customer.get_by_role("status")).to_contain_text("This booking is cancelled")
+    expect(customer.get_by_role("status")).to_contain_text("Something came up at work")
+    expect(customer.get_by_role("link", name="Reschedule")).to_have_count(0)
+    shoot(customer, f"cancelled-by-customer-{size['width']}")
+
+    specialist.reload()
+    expect(specialist.get_by_role("list", name="Upcoming bookings")).to_have_count(0)
+    past = specialist.get_by_role("list", name="Past and cancelled bookings")
+    expect(past).to_contain_text(f"{at(day, 10, 30):%a %d %b %Y, %H:%M}–11:00")
+    expect(past).to_contain_text("Something came up at work")
+
+
+@SIZES
+def test_a_specialist_reschedules_then_cancels_from_the_dashboard(
+    chromium: Browser, server: Server, watched: Watched, size: dict[str, int]
+) -> None:
+    specialist, specialist_id = scheduling_specialist(
+        chromium, watched, server, size, f"Lise Meitner {size['width']}"
+    )
+    day = berlin_day(7)
+    customer = book_at(chromium, watched, server, size, specialist_id, at(day, 11), "Europe/Berlin")
+    specialist.reload()
+    upcoming = specialist.get_by_role("list", name="Upcoming bookings")
+    expect(upcoming).to_contain_text(f"{at(day, 11):%a %d %b %Y, %H:%M}–11:30 · Intro call")
+    upcoming.get_by_role("link", name=re.compile("^Reschedule")).click()
+    expect(specialist.get_by_role("heading", level=1)).to_have_text("Move Kei Tanaka's booking")
+    choose_time(specialist, at(day + timedelta(days=1), 9, 15))
+    shoot(specialist, f"reschedule-specialist-{size['width']}")
+    specialist.get_by_role("button", name="Move to this time").click()
+    expect(specialist.locator("#done")).to_contain_text("The booking is moved")
+    moved = f"{at(day + timedelta(days=1), 9, 15):%a %d %b %Y, %H:%M}–09:45 · Intro call"
+    expect(specialist.get_by_role("list", name="Upcoming bookings")).to_contain_text(moved)
+
+    customer.reload()
+    when = at(day + timedelta(days=1), 9, 15)
+    expect(customer.get_by_role("heading", level=1)).to_have_text(
+        f"{when:%A %d %B %Y, %H:%M}–09:45 (Europe/Berlin)"
+    )
+
+    upcoming = specialist.get_by_role("list", name="Upcoming bookings")
+    upcoming.locator("summary", has_text="Cancel").click()
+    upcoming.get_by_label(re.compile("^Reason for Kei Tanaka")).fill("I am ill, sorry")
+    upcoming.get_by_role("button", name="Cancel this booking").click()
+    expect(specialist.locator("#done")).to_contain_text("The booking is cancelled")
+    expect(specialist.get_by_role("list", name="Upcoming bookings")).to_have_count(0)
+    shoot(specialist, f"dashboard-after-cancel-{size['width']}")
+
+    customer.reload()
+    expect(customer.get_by_role("status")).to_contain_text("This booking is cancelled")
+    expect(customer.get_by_role("status")).to_contain_text("I am ill, sorry")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from specialistly.bookings.flows import BookingNotFound
+from specialistly.bookings.flows import BookingNotFound, TooLateToChange
 from specialistly.bookings.invites import invitations
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider
 from specialistly.deps import Ctx, MaybeSpecialist
@@ -48,9 +48,47 @@ def _hosted(booking: Booking, specialist: Specialist) -> str:
     return f"Hosted on {specialist.name}'s Zoom account."
 
 
-def changeable(booking: Booking, ctx: Ctx) -> bool:
-    """Whether the booking is still ahead and confirmed, so it can be moved or cancelled."""
-    return booking.status == BookingStatus.CONFIRMED and booking.start_time > ctx.clock.now()
+def changeable(booking: Booking, ctx: Ctx) -> tuple[bool, str | None]:
+    """Whether the customer may still move or cancel it online; if not while it is ahead, why."""
+    if booking.status != BookingStatus.CONFIRMED or booking.start_time <= ctx.clock.now():
+        return False, None
+    cutoff = timedelta(minutes=ctx.settings.reschedule_cutoff_minutes)
+    if booking.start_time - ctx.clock.now() < cutoff:
+        return False, (
+            "It starts soon: bookings can be changed online until "
+            f"{ctx.settings.reschedule_cutoff_minutes} minutes before they start. "
+            "Please contact the specialist."
+        )
+    return True, None
+
+
+async def _show(
+    request: Request,
+    ctx: Ctx,
+    me: Specialist | None,
+    booking: Booking,
+    token: str,
+    problem: str | None = None,
+) -> Response:
+    specialist, kind = await _parties(ctx, booking)
+    zone = booking.customer_timezone or specialist.timezone
+    can_change, too_late = changeable(booking, ctx)
+    context: dict[str, Any] = {
+        "booking": booking,
+        "specialist": specialist,
+        "kind_name": kind.name if kind else "One-off consultation",
+        "token": token,
+        "join_url": booking.join_url if booking.meeting_status.value == "created" else None,
+        "hosted": _hosted(booking, specialist),
+        "when": span(booking, zone),
+        "zone": zone,
+        "changeable": can_change,
+        "too_late": too_late,
+        "problem": problem,
+        "moved": request.query_params.get("moved") == "1",
+        "reason_limit": REASON_LIMIT,
+    }
+    return render(request, ctx, "booking.html", context, me=me)
 
 
 @router.get("/bookings/{booking_id}")
@@ -61,22 +99,7 @@ async def booking_page(
         booking = await ctx.bookings.for_customer(booking_id, token[:200])
     except BookingNotFound:
         return not_found(request, ctx, me, *LOST)
-    specialist, kind = await _parties(ctx, booking)
-    zone = booking.customer_timezone or specialist.timezone
-    context: dict[str, Any] = {
-        "booking": booking,
-        "specialist": specialist,
-        "kind_name": kind.name if kind else "One-off consultation",
-        "token": token,
-        "join_url": booking.join_url if booking.meeting_status.value == "created" else None,
-        "hosted": _hosted(booking, specialist),
-        "when": span(booking, zone),
-        "zone": zone,
-        "changeable": changeable(booking, ctx),
-        "moved": request.query_params.get("moved") == "1",
-        "reason_limit": REASON_LIMIT,
-    }
-    return render(request, ctx, "booking.html", context, me=me)
+    return await _show(request, ctx, me, booking, token[:200])
 
 
 @router.get("/bookings/{booking_id}/invite.ics")
@@ -110,5 +133,9 @@ async def cancel(request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpeciali
     except BookingNotFound:
         return not_found(request, ctx, me, *LOST)
     reason = form.get("reason", "")[:REASON_LIMIT] or None
-    await ctx.bookings.cancel(booking_id, reason=reason, by_specialist=False)
+    try:
+        await ctx.bookings.cancel(booking_id, reason=reason, by_specialist=False)
+    except TooLateToChange as late:
+        booking = await ctx.bookings.get(booking_id)
+        return await _show(request, ctx, me, booking, token, f"Not cancelled: {late}.")
     return RedirectResponse(f"/bookings/{booking_id}?token={token}", status_code=303)

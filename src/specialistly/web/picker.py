@@ -17,7 +17,7 @@ from specialistly.bookings.models import Booking, BookingStatus
 from specialistly.scheduling import service as scheduling
 from specialistly.scheduling.models import EventType
 from specialistly.specialists import slots
-from specialistly.specialists.models import Slot, Specialist
+from specialistly.specialists.models import Specialist
 
 PAGE_DAYS = 14
 
@@ -96,21 +96,38 @@ async def event_times(
     kind: EventType,
     shown: Span,
     now: datetime,
+    *,
+    moving: int | None = None,
 ) -> list[tuple[datetime, int, str]]:
-    """The event type's bookable starts in the span, as picker offers."""
+    """The event type's bookable starts in the span, as picker offers.
+
+    `moving`: the booking being rescheduled, whose own time does not stand in its way.
+    """
     starts = await scheduling.times(
-        session, specialist, kind, now=now, range_start=shown.first, range_end=shown.last
+        session,
+        specialist,
+        kind,
+        now=now,
+        range_start=shown.first,
+        range_end=shown.last,
+        ignore_booking_id=moving,
     )
     return [(s, kind.duration_minutes, utc_text(s)) for s in starts]
 
 
 async def open_slots(
-    session: AsyncSession, specialist_id: int, shown: Span, now: datetime
+    session: AsyncSession,
+    specialist_id: int,
+    shown: Span,
+    now: datetime,
+    *,
+    moving: int | None = None,
 ) -> list[tuple[datetime, int, str]]:
-    """The one-off slots in the span that are free: not booked, and no booking overlaps them."""
+    """The one-off slots in the span that are free: not booked, and no booking overlaps them
+    (but `moving`, the booking being rescheduled)."""
     found = await slots.upcoming(session, specialist_id, now, available_only=True)
     inside = [s for s, _ in found if shown.first <= s.start_time < shown.last]
-    busy = await _busy_between(session, specialist_id, shown.first, shown.last)
+    busy = await _busy_between(session, specialist_id, shown.first, shown.last, moving)
     return [
         (s.start_time, s.duration_minutes, str(s.id))
         for s in inside
@@ -119,18 +136,15 @@ async def open_slots(
 
 
 async def _busy_between(
-    session: AsyncSession, specialist_id: int, first: datetime, last: datetime
+    session: AsyncSession, specialist_id: int, first: datetime, last: datetime, besides: int | None
 ) -> list[tuple[datetime, datetime]]:
     rows = await session.execute(
         select(Booking.busy_start, Booking.busy_end).where(
             Booking.specialist_id == specialist_id,
+            Booking.id != (besides or 0),
             Booking.status == BookingStatus.CONFIRMED,
             Booking.busy_start < last + timedelta(hours=12),
             Booking.busy_end > first - timedelta(hours=12),
         )
     )
     return [(lo, hi) for lo, hi in rows.all() if lo is not None and hi is not None]
-
-
-def slot_of(found: Iterable[Slot], slot_id: int) -> Slot | None:
-    return next((s for s in found if s.id == slot_id), None)
