@@ -211,3 +211,44 @@ async def test_bad_links_and_unknown_pages_answer_a_page_for_people_the_api_keep
     assert api.status_code == 422
     assert api.json()["detail"][0]["loc"] == ["path", "booking_id"]
     assert (await visitor.get("/api/v1/nope")).json() == {"detail": "Not Found"}
+
+
+async def test_every_new_form_refuses_a_post_without_its_csrf_token(h: Harness) -> None:
+    owner, specialist, kind = await event_type_with_hours(h)
+    _, _, confirmation = await book_by_form(h, specialist, kind)
+    booking_id, token = re.findall(r"/bookings/(\d+)\?token=(.+)$", confirmation)[0]
+    for path, data in (
+        ("/dashboard/event-types", {"name": "X", "duration_minutes": "30"}),
+        (f"/dashboard/event-types/{kind}", {"name": "X", "duration_minutes": "30"}),
+        (f"/dashboard/event-types/{kind}/delete", {}),
+        ("/dashboard/hours", {"w-0-0-start": "09:00", "w-0-0-end": "10:00"}),
+        ("/dashboard/dates", {"date": "2099-01-01", "kind": "off"}),
+        ("/dashboard/dates/2099-01-01/delete", {}),
+        (f"/dashboard/bookings/{booking_id}/cancel", {}),
+        (f"/dashboard/bookings/{booking_id}/reschedule", {"start_time": "x"}),
+        (f"/bookings/{booking_id}/reschedule", {"token": token, "start_time": "x"}),
+    ):
+        refused = await owner.post(path, data={**data, "csrf": "0" * 64})
+        assert refused.status_code == 403, path
+    assert len((await owner.get("/api/v1/event-types")).json()) == 1
+    assert await h.raw("SELECT status FROM bookings") == [("confirmed",)]
+
+
+async def test_a_start_at_the_calendars_edge_is_a_field_error_not_a_crash(h: Harness) -> None:
+    _, specialist, kind = await event_type_with_hours(h)
+    customer = h.client()
+    page = await customer.get(f"/specialists/{specialist}", params={"event": kind})
+    for start in ("9999-12-31T23:59:00+00:00", "0001-01-01T00:00:00+05:00", "2026-13-01T00:00Z"):
+        answer = await customer.post(
+            f"/specialists/{specialist}/book",
+            data={
+                "csrf": csrf_of(page),
+                "event": str(kind),
+                "start_time": start,
+                "customer_name": "Edge",
+                "customer_email": "edge@example.com",
+            },
+        )
+        assert answer.status_code == 200, start
+        assert "Choose a time." in answer.text, start
+    assert await h.raw("SELECT id FROM bookings") == []

@@ -103,12 +103,14 @@ async def booking_page(
 
 
 @router.get("/bookings/{booking_id}/invite.ics")
-async def invite(booking_id: DbId, ctx: Ctx, token: str = "") -> Response:
+async def invite(
+    request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpecialist, token: str = ""
+) -> Response:
     """The same calendar invitation the emails carry (UID, SEQUENCE, METHOD), to download."""
     try:
         booking = await ctx.bookings.for_customer(booking_id, token[:200])
     except BookingNotFound:
-        return Response("Booking not found.", status_code=404, media_type="text/plain")
+        return not_found(request, ctx, me, *LOST)
     specialist, _ = await _parties(ctx, booking)
     customer_invite, _ = invitations(
         booking, specialist, base_url=ctx.settings.base_url, now=ctx.clock.now()

@@ -220,12 +220,18 @@ def customer_errors(form: dict[str, str]) -> tuple[dict[str, str], str]:
 
 
 def chosen_start(value: str) -> datetime | None:
-    """A start the picker posted back (UTC, ISO 8601), or None."""
+    """A start the picker posted back (UTC, ISO 8601), or None.
+
+    Only years the calendar can do arithmetic around: a start in year 1 or 9999 would
+    overflow when turned into UTC or given a length.
+    """
     try:
         moment = datetime.fromisoformat(value) if len(value) <= 40 else None
     except ValueError:
         return None
-    return moment if moment is not None and moment.tzinfo is not None else None
+    if moment is None or moment.tzinfo is None or not 1970 < moment.year < 9000:
+        return None
+    return moment
 
 
 def chosen_slot(value: str) -> int | None:
