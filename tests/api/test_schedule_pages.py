@@ -166,7 +166,7 @@ async def test_the_downloaded_invitation_is_the_one_the_confirmation_email_carri
         lines = ics.replace("\r\n ", "").splitlines()
         return {k: v for k, _, v in (line.partition(":") for line in lines) if k in WANTED}
 
-    WANTED = {"METHOD", "UID", "SEQUENCE", "DTSTART", "DTEND", "LOCATION"}
+    WANTED = {"METHOD", "UID", "SEQUENCE", "DTSTART", "DTEND", "LOCATION", "DESCRIPTION"}
     assert fields(download.text) == fields(emailed.content)
     assert fields(download.text)["METHOD"] == "REQUEST"
     wrong = await customer.get(f"/bookings/{confirmation.split('/')[2].split('?')[0]}/invite.ics")

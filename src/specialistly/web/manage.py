@@ -112,8 +112,10 @@ async def invite(
     except BookingNotFound:
         return not_found(request, ctx, me, *LOST)
     specialist, _ = await _parties(ctx, booking)
+    # The same link as the emails' invitation: the booking page with its token, none once cancelled.
+    link = ctx.meetings.manage_url(booking) if booking.status == BookingStatus.CONFIRMED else None
     customer_invite, _ = invitations(
-        booking, specialist, base_url=ctx.settings.base_url, now=ctx.clock.now()
+        booking, specialist, base_url=ctx.settings.base_url, now=ctx.clock.now(), customer_url=link
     )
     params = "".join(f"; {k}={v}" for k, v in customer_invite.params)
     return Response(
