@@ -22,7 +22,9 @@ from specialistly.scheduling import views as scheduling_views
 from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
 from specialistly.web import account as account_pages
+from specialistly.web import booking_admin, error_pages, reschedule_pages, schedule_pages
 from specialistly.web import dashboard as dashboard_pages
+from specialistly.web import manage as manage_pages
 from specialistly.web import public as public_pages
 from specialistly.web.pages import STATIC
 from specialistly.zoom.transport import RetryPolicy
@@ -69,6 +71,7 @@ def create_app(
     )
     app.state.ctx = ctx
     errors.install(app)
+    error_pages.install(app)
     app.state.sandbox = sandbox
     app.include_router(health.router)
     app.include_router(specialist_views.router)
@@ -79,8 +82,12 @@ def create_app(
     app.include_router(booking_views.router)
     app.include_router(webhook_views.router)
     app.include_router(public_pages.router)
+    app.include_router(manage_pages.router)
     app.include_router(account_pages.router)
     app.include_router(dashboard_pages.router)
+    app.include_router(schedule_pages.router)
+    app.include_router(booking_admin.router)
+    app.include_router(reschedule_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(RequestIds)
     return app

@@ -15,9 +15,14 @@ def _clean(error: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def invalid(exc: RequestValidationError) -> JSONResponse:
+    """Where and what was invalid, never the input itself."""
+    return JSONResponse({"detail": [_clean(e) for e in exc.errors()]}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     """Answer validation errors with where and what, never the input itself."""
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": [_clean(e) for e in exc.errors()]}, status_code=422)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return invalid(exc)

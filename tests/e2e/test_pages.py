@@ -179,7 +179,7 @@ def test_bad_input_shows_field_errors_and_books_nothing(
     page.get_by_role("link", name="Hedy Lamarr", exact=True).click()
     page.get_by_label("Your email").fill("not an email")
     page.get_by_role("button", name="Book this time").click()
-    expect(page.locator("#slot-error")).to_have_text("Choose a time.")
+    expect(page.locator("#time-error")).to_have_text("Choose a time.")
     expect(page.locator("#name-error")).to_contain_text("Enter your name")
     expect(page.locator("#email-error")).to_contain_text("Enter an email address")
     expect(page.get_by_label("Your email")).to_have_attribute("aria-invalid", "true")

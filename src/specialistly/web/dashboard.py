@@ -1,6 +1,7 @@
 """The specialist's dashboard: Zoom and its token health, times, bookings, notifications."""
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -8,13 +9,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from specialistly.bookings import service as bookings
-from specialistly.bookings.models import BookingStatus, MeetingProvider
 from specialistly.connections import service as connections
 from specialistly.deps import Ctx, MaybeSpecialist
 from specialistly.notifications import service as notifications
+from specialistly.scheduling import service as scheduling
 from specialistly.specialists import slots
 from specialistly.specialists.models import Specialist
+from specialistly.web.dashboard_reads import booking_lists, event_type_rows, hours_context
 from specialistly.web.pages import form_data, local, render
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +38,17 @@ SCOPE_PURPOSES = {
     "meeting:write:meeting": "to create a meeting for each booking",
     "meeting:update:meeting": "to move the meeting when a booking is rescheduled",
     "user:read:user": "to read which Zoom account is connected",
+}
+# What the dashboard says after a change it redirected from (post/redirect/get).
+DONE = {
+    "event-type-added": "The event type is added: customers can book it now.",
+    "event-type-saved": "The event type is saved.",
+    "event-type-deleted": "The event type is deleted (bookings already made keep it).",
+    "hours-saved": "Your weekly hours are saved.",
+    "date-saved": "That date's hours are saved.",
+    "date-removed": "That date follows your weekly hours again.",
+    "booking-cancelled": "The booking is cancelled; the customer is told.",
+    "booking-moved": "The booking is moved; the customer is told and the Zoom link stays.",
 }
 EVENT_LABELS = {
     "connected": "connected",
@@ -121,75 +133,60 @@ def _slot_label(start: datetime, minutes: int, zone: str) -> str:
     return f"{local(start, zone)} · {minutes} min"
 
 
-async def _page(
-    request: Request,
-    ctx: Ctx,
-    me: Specialist,
-    *,
-    slot_error: str | None = None,
-    slot_values: dict[str, str] | None = None,
-    status: int = 200,
+@dataclass
+class Problem:
+    """One dashboard form that came back with errors: which, what was wrong, what was sent."""
+
+    form: str
+    errors: dict[str, str]
+    values: dict[str, str] = field(default_factory=dict)
+
+
+async def page(
+    request: Request, ctx: Ctx, me: Specialist, problem: Problem | None = None
 ) -> Response:
+    """The dashboard; with `problem`, that form shown again with its errors beside its fields."""
     q = request.query_params
     now, zone = ctx.clock.now(), me.timezone
     async with ctx.db.reading() as session:
         found = await slots.upcoming(session, me.id, now, available_only=False)
-        rows = await bookings.of_specialist(session, me.id)
+        kinds = await scheduling.event_types(session, me.id, active_only=False)
+        lists = await booking_lists(ctx, session, me, {k.id: k.name for k in kinds})
+        hours = await hours_context(session, me, now)
         notes = await notifications.list_for(session, me.id)
-    upcoming = [
-        b
-        for b in reversed(rows)
-        if b.status == BookingStatus.CONFIRMED
-        and b.start_time + timedelta(minutes=b.duration_minutes) > now
-    ]
     context = {
         "flash": _flash(q.get("zoom"), q.get("reason"), q.get("missing")),
+        "done": DONE.get(q.get("done") or ""),
         "zoom": await _zoom_card(ctx, me),
         "slots": [
             ({"id": s.id, "label": _slot_label(s.start_time, s.duration_minutes, zone)}, free)
             for s, free in found
         ],
-        "bookings": [
-            {
-                "when": local(b.start_time, zone),
-                "customer_name": b.customer_name,
-                "customer_email": b.customer_email,
-                "meeting_status": b.meeting_status.value,
-                "meeting_label": _meeting_label(b.meeting_status.value, b.meeting_provider),
-                "start_url": ctx.bookings.start_url(b),
-            }
-            for b in upcoming
-        ],
+        "bookings": lists.upcoming,
+        "past": lists.past,
+        "kinds": event_type_rows(kinds),
+        "hours": hours,
         "notes": [{"when": local(n.created_at, zone), "message": n.message} for n in notes[:10]],
-        "slot_error": slot_error,
-        "slot_values": slot_values or {},
+        "problem": problem or Problem("", {}),
     }
-    return render(request, ctx, "dashboard.html", context, me=me, status=status)
+    return render(request, ctx, "dashboard.html", context, me=me)
 
 
-def _meeting_label(status: str, provider: MeetingProvider | None) -> str:
-    if status == "created":
-        return (
-            "on the platform's Zoom" if provider == MeetingProvider.PLATFORM_ZOOM else "Zoom ready"
-        )
-    return {"pending": "Zoom link pending", "failed": "Zoom refused"}.get(status, status)
-
-
-def _to_login() -> Response:
+def to_login() -> Response:
     return RedirectResponse("/login?" + urlencode({"next": "/dashboard"}), status_code=303)
 
 
 @router.get("/dashboard")
 async def dashboard(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
     if me is None:
-        return _to_login()
-    return await _page(request, ctx, me)
+        return to_login()
+    return await page(request, ctx, me)
 
 
 @router.post("/dashboard/slots")
 async def add_slot(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
     if me is None:
-        return _to_login()
+        return to_login()
     form = await form_data(request, ctx)
     duration = form.get("duration_minutes", "")
     try:
@@ -198,35 +195,36 @@ async def add_slot(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
         if not 5 <= minutes <= 480:
             raise ValueError
     except ValueError:
-        return await _page(
+        return await page(
             request,
             ctx,
             me,
-            slot_error="Enter a date and time, and a length.",
-            slot_values=form,
+            Problem("slot", {"start": "Enter a date and time, and a length."}, form),
         )
     try:
         async with ctx.db.transaction() as session:
             await slots.create(session, me.id, start, minutes, ctx.clock.now())
     except slots.SlotRejected as rejected:
-        return await _page(request, ctx, me, slot_error=f"Not added: {rejected}.", slot_values=form)
+        return await page(
+            request, ctx, me, Problem("slot", {"start": f"Not added: {rejected}."}, form)
+        )
     return RedirectResponse("/dashboard", status_code=303)
 
 
 @router.post("/dashboard/slots/{slot_id}/delete")
 async def delete_slot(request: Request, slot_id: DbId, ctx: Ctx, me: MaybeSpecialist) -> Response:
     if me is None:
-        return _to_login()
+        return to_login()
     await form_data(request, ctx)
     try:
         async with ctx.db.transaction() as session:
             await slots.delete(session, me.id, slot_id, ctx.clock.now())
     except slots.SlotBooked:
-        return await _page(
+        return await page(
             request,
             ctx,
             me,
-            slot_error="That time is booked: cancel the booking first.",
+            Problem("slot", {"start": "That time is booked: cancel the booking first."}),
         )
     return RedirectResponse("/dashboard", status_code=303)
 
@@ -234,7 +232,7 @@ async def delete_slot(request: Request, slot_id: DbId, ctx: Ctx, me: MaybeSpecia
 @router.post("/dashboard/zoom/disconnect")
 async def disconnect(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
     if me is None:
-        return _to_login()
+        return to_login()
     await form_data(request, ctx)
     await ctx.connections.disconnect(me.id)
     return RedirectResponse("/dashboard", status_code=303)

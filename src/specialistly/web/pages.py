@@ -74,3 +74,10 @@ async def form_data(request: Request, ctx: AppContext) -> dict[str, str]:
     if not all(is_clean(v) for v in values.values()):
         raise HTTPException(400, "The form holds characters that cannot be text.")
     return values
+
+
+def not_found(
+    request: Request, ctx: AppContext, me: Specialist | None, title: str, text: str
+) -> Response:
+    """The 404 page for people, saying what to do."""
+    return render(request, ctx, "error.html", {"title": title, "text": text}, me=me, status=404)
