@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # Minutes before each booking's start at which both parties get a reminder ("" for none).
     reminder_offsets_minutes: str = "1440,60"
     reminders_job_interval_seconds: float = Field(30.0, gt=0)
+    # A customer can reschedule or cancel online until this long before the start.
+    reschedule_cutoff_minutes: int = Field(60, ge=0, le=43_200)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"

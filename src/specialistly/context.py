@@ -7,6 +7,8 @@ import httpx
 
 from specialistly.bookings.flows import Bookings
 from specialistly.bookings.meetings import MeetingMaker
+from specialistly.bookings.moves import MeetingMover
+from specialistly.bookings.rescheduling import Rescheduler
 from specialistly.bookings.service import needs_host, wake_pending
 from specialistly.clock import Clock, SystemClock
 from specialistly.config import Settings
@@ -35,6 +37,7 @@ class AppContext:
     platform: PlatformZoom
     meetings: MeetingMaker
     bookings: Bookings
+    mover: MeetingMover
 
     async def close(self) -> None:
         """Let refreshes in flight persist Zoom's answer, then close Zoom's client and the pool."""
@@ -99,6 +102,9 @@ def build_context(
         ),
     )
 
+    mover = MeetingMover(db=db, maker=maker, clock=clock)
+    cutoff = timedelta(minutes=settings.reschedule_cutoff_minutes)
+
     async def wake(specialist_id: int) -> None:
         async with db.transaction() as session:
             await wake_pending(session, specialist_id, clock.now())
@@ -126,7 +132,17 @@ def build_context(
             clock=clock,
             notifier=notifier,
             reminder_offsets=settings.reminder_offsets,
+            rescheduler=Rescheduler(
+                db=db,
+                clock=clock,
+                maker=maker,
+                mover=mover,
+                reminder_offsets=settings.reminder_offsets,
+                cutoff=cutoff,
+            ),
+            change_cutoff=cutoff,
         ),
+        mover=mover,
     )
 
 

@@ -30,7 +30,7 @@ async def keepalive(ctx: AppContext) -> Any:
 
 
 async def meetings(ctx: AppContext) -> Any:
-    return await run_meetings(ctx.meetings, ctx.db, ctx.clock)
+    return await run_meetings(ctx.meetings, ctx.db, ctx.clock, ctx.mover)
 
 
 async def reminders(ctx: AppContext) -> Any:

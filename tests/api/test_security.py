@@ -88,6 +88,12 @@ async def test_the_authorization_matrix_over_every_endpoint(h: Harness) -> None:
             {},
             [(out, {}, 404), (b, {}, 404), (out, wrong, 404), (b, wrong, 404)],
         ),
+        (
+            "POST",
+            f"/api/v1/bookings/{booking}/reschedule",
+            {"json": {"slot_id": w["free_slot"]}},
+            [(out, {}, 404), (b, {}, 404), (out, wrong, 404), (b, wrong, 404)],
+        ),
         ("DELETE", "/api/v1/zoom/connection", {}, [(out, {}, 401), (b, {}, 204)]),
         ("PATCH", "/api/v1/me", {"json": {"name": "Eve"}}, [(out, {}, 401), (b, {}, 200)]),
         ("GET", "/api/v1/event-types", {}, [(out, {}, 401), (a, {}, 200), (b, {}, 200)]),

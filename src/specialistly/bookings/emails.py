@@ -1,6 +1,7 @@
 """What the customer and the specialist are told about a booking, in plain words."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from specialistly.bookings.models import Booking, MeetingProvider
@@ -14,13 +15,20 @@ PLATFORM_NOTE = (
 )
 
 
+def manage_path(booking_id: int, token: str) -> str:
+    """The customer's booking page: the manage token in the link is what lets them in."""
+    return f"/bookings/{booking_id}?{urlencode({'token': token})}"
+
+
 def when(booking: Booking, timezone: str) -> str:
     """'Friday 08 January 2027, 18:00–18:30 (Europe/Berlin), 30 minutes'."""
-    local = booking.start_time.astimezone(ZoneInfo(timezone))
-    end = local + timedelta(minutes=booking.duration_minutes)
-    return (
-        f"{local:%A %d %B %Y, %H:%M}–{end:%H:%M} ({timezone}), {booking.duration_minutes} minutes"
-    )
+    return when_at(booking.start_time, booking.duration_minutes, timezone)
+
+
+def when_at(start: datetime, minutes: int, timezone: str) -> str:
+    local = start.astimezone(ZoneInfo(timezone))
+    end = local + timedelta(minutes=minutes)
+    return f"{local:%A %d %B %Y, %H:%M}–{end:%H:%M} ({timezone}), {minutes} minutes"
 
 
 def customer_zone(booking: Booking, specialist: Specialist) -> str:
@@ -113,3 +121,28 @@ def cancellation(
         f"Reference: {booking.reference}\n"
     )
     return Email(to, f"Cancelled: {booking.reference}", body, "booking_cancelled", _with(invite))
+
+
+def rescheduled(
+    booking: Booking,
+    specialist: Specialist,
+    to: str,
+    invite: Attachment | None,
+    *,
+    zone: str,
+    by: str,
+    was: datetime,
+    manage_url: str,
+) -> Email:
+    """The new time for either party, in their zone, with the old one for reference."""
+    if booking.join_url:
+        where = f"The Zoom link stays the same: {booking.join_url}"
+    else:
+        where = "The Zoom link will follow by email as soon as the meeting is created."
+    body = (
+        f"The consultation of {booking.customer_name} with {specialist.name} has been moved "
+        f"by {by} to {when(booking, zone)}.\n"
+        f"It was {when_at(was, booking.duration_minutes, zone)}.\n\n{where}\n\n"
+        f"Your booking: {manage_url}\nReference: {booking.reference}\n"
+    )
+    return Email(to, f"Moved: {booking.reference}", body, "booking_rescheduled", _with(invite))

@@ -11,11 +11,22 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from specialistly.bookings import emails, service
+from specialistly.bookings.busy import hold_specialist, refuse_overlap
+from specialistly.bookings.errors import (
+    BookingCancelled,
+    BookingNotFound,
+    IdempotencyKeyReused,
+    NotBookable,
+    SlotNotFound,
+    SlotOfAnotherSpecialist,
+    SlotTaken,
+    TooLateToChange,
+)
 from specialistly.bookings.invites import invitations
 from specialistly.bookings.meetings import MeetingAttempt, MeetingMaker
 from specialistly.bookings.models import (
@@ -25,6 +36,7 @@ from specialistly.bookings.models import (
     MeetingStatus,
 )
 from specialistly.bookings.reminders import cancel_reminders, insert_reminders
+from specialistly.bookings.rescheduling import Rescheduler, may_change
 from specialistly.clock import Clock
 from specialistly.db import Database
 from specialistly.notifications.service import Notifier
@@ -34,12 +46,23 @@ from specialistly.scheduling.service import EventTypeNotFound
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Slot, Specialist
 
+# What booking can refuse is importable from here too, with `Bookings` and `Customer`.
+__all__ = [
+    "BookingCancelled",
+    "BookingNotFound",
+    "Bookings",
+    "Customer",
+    "IdempotencyKeyReused",
+    "NotBookable",
+    "SlotNotFound",
+    "SlotOfAnotherSpecialist",
+    "SlotTaken",
+    "TooLateToChange",
+]
 log = logging.getLogger(__name__)
 # How many tries a booking request makes for its meeting before the job takes over.
 IN_REQUEST_ROUNDS = 3
 REQUEST_OWNS_MEETING_FOR = timedelta(seconds=60)
-# The advisory-lock namespace of "booking a specialist" on PostgreSQL.
-BOOKING_LOCKS = 7301
 
 
 _bookings = cast(Table, Booking.__table__)
@@ -71,40 +94,6 @@ _EVENT_TYPE = (
     .with_for_update(read=True)
 )
 _BOOKING_INSERT, _KEY_INSERT = _bookings.insert(), _keys.insert()
-_OVERLAP = (
-    select(_bookings.c.id)
-    .where(
-        _bookings.c.specialist_id == bindparam("specialist_id"),
-        _bookings.c.status == BookingStatus.CONFIRMED,
-        _bookings.c.busy_start < bindparam("end"),
-        _bookings.c.busy_end > bindparam("start"),
-    )
-    .limit(1)
-)
-
-
-class SlotNotFound(Exception):
-    """No such slot, or it was deleted."""
-
-
-class SlotOfAnotherSpecialist(SlotNotFound):
-    """The slot exists but belongs to another specialist than the one booked with."""
-
-
-class NotBookable(Exception):
-    """The time is not one of the event type's bookable times."""
-
-
-class SlotTaken(Exception):
-    """The slot is booked already, or it has started."""
-
-
-class IdempotencyKeyReused(Exception):
-    """The same Idempotency-Key came with a different request."""
-
-
-class BookingNotFound(Exception):
-    """No such booking for this caller (a wrong token looks the same as none)."""
 
 
 @dataclass(frozen=True)
@@ -127,8 +116,11 @@ class Bookings:
         clock: Clock,
         notifier: Notifier,
         reminder_offsets: tuple[int, ...] = (),
+        rescheduler: Rescheduler | None = None,
+        change_cutoff: timedelta = timedelta(0),
     ) -> None:
         self.reminder_offsets = reminder_offsets
+        self.rescheduler, self.change_cutoff = rescheduler, change_cutoff
         self.db, self.maker, self.cipher, self.clock, self.notifier = (
             db,
             maker,
@@ -289,15 +281,8 @@ class Bookings:
     ) -> dict[str, Any]:
         """A confirmed booking's row, once no other booking of the specialist shares its
         busy time (the customer's zone is filled in by `_add`, which reads the specialist)."""
-        if session.get_bind().dialect.name == "postgresql":
-            # One booking of a specialist at a time: concurrent inserts checked by the
-            # exclusion constraint would otherwise wait on each other and deadlock. The
-            # constraint stays as the guarantee; this makes the loser a clean 409.
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:space, :specialist)"),
-                {"space": BOOKING_LOCKS, "specialist": specialist_id},
-            )
-        _refuse_overlap(session, specialist_id, *busy)
+        hold_specialist(session, specialist_id)
+        refuse_overlap(session, specialist_id, *busy)
         now = self.clock.now()
         return {
             "slot_id": slot_id,
@@ -379,16 +364,43 @@ class Bookings:
     def start_url(self, booking: Booking) -> str | None:
         return self.cipher.decrypt(booking.start_url) if booking.start_url else None
 
+    async def reschedule(
+        self,
+        booking_id: int,
+        *,
+        start_time: datetime | None = None,
+        slot_id: int | None = None,
+        by_specialist: bool = False,
+    ) -> Booking:
+        """Move the booking to another bookable time, then its Zoom meeting (`Rescheduler`)."""
+        if self.rescheduler is None:
+            raise NotBookable("rescheduling is not available here")
+        return await self.rescheduler.reschedule(
+            booking_id,
+            start_time=start_time.astimezone(UTC) if start_time else None,
+            slot_id=slot_id,
+            by_specialist=by_specialist,
+        )
+
     async def cancel(
         self, booking_id: int, *, reason: str | None = None, by_specialist: bool = False
     ) -> Booking:
-        """Cancel, free the slot, tell both sides (with the reason); then delete the meeting."""
+        """Cancel, free the slot, tell both sides (with the reason); then delete the meeting.
+
+        The customer can cancel until `change_cutoff` before the start (`TooLateToChange`).
+        """
         async with self.db.transaction() as session:
             booking = await service.locked(session, booking_id)
             if booking is None:
                 raise BookingNotFound(booking_id)
             if booking.status == BookingStatus.CANCELLED:
                 return booking
+            may_change(
+                booking,
+                by_specialist=by_specialist,
+                now=self.clock.now(),
+                cutoff=self.change_cutoff,
+            )
             booking.status = BookingStatus.CANCELLED
             booking.cancelled_at = self.clock.now()
             booking.cancel_reason = reason or None
@@ -428,21 +440,6 @@ def _replayed(session: Session, key: str, digest: str) -> Booking | None:
     if not hmac.compare_digest(stored.request_digest, digest):
         raise IdempotencyKeyReused("this Idempotency-Key was used for another request")
     return session.get(Booking, stored.booking_id)
-
-
-def _refuse_overlap(session: Session, specialist_id: int, start: datetime, end: datetime) -> None:
-    """No two confirmed bookings of a specialist share busy time (buffers included).
-
-    SQLite: this runs under its one writer, so nothing can slip in between. PostgreSQL: the
-    exclusion constraint of migration 0013 decides between concurrent transactions.
-    """
-    clash = (
-        session.connection()
-        .execute(_OVERLAP, {"specialist_id": specialist_id, "start": start, "end": end})
-        .first()
-    )
-    if clash is not None:
-        raise SlotTaken("that time overlaps another booking")
 
 
 def new_reference() -> str:

@@ -52,27 +52,33 @@ def booking_invitation(
 
 
 def invitations(
-    booking: Booking, specialist: Specialist, *, base_url: str, now: datetime
+    booking: Booking,
+    specialist: Specialist,
+    *,
+    base_url: str,
+    now: datetime,
+    customer_url: str | None = None,
 ) -> tuple[Attachment, Attachment]:
     """The customer's and the specialist's `invite.ics` for the booking as it is now.
 
     The same UID and SEQUENCE for both; each reads the time in their own zone and gets
-    their own link (the customer's booking page, the specialist's dashboard).
+    their own link (`customer_url`: the customer's booking page with its token; none for a
+    cancelled booking; the specialist's dashboard).
     """
     customer_zone = getattr(booking, "customer_timezone", None) or specialist.timezone
 
-    def for_reader(timezone: str, link: str) -> Attachment:
+    def for_reader(timezone: str, link: str | None) -> Attachment:
         return booking_invitation(
             booking,
             specialist,
             base_url=base_url,
             sequence=booking.calendar_sequence,
             timezone=timezone,
-            manage_url=base_url + link,
+            manage_url=link,
             now=now,
         )
 
     return (
-        for_reader(customer_zone, f"/bookings/{booking.id}"),
-        for_reader(specialist.timezone, "/dashboard"),
+        for_reader(customer_zone, customer_url),
+        for_reader(specialist.timezone, base_url + "/dashboard"),
     )

@@ -8,7 +8,7 @@ first looks for the booking's reference among the host's upcoming meetings.
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, TypeVar, cast
 
@@ -399,19 +399,29 @@ class MeetingMaker:
             else None
         )
         booking.meeting_claimed_until = None
-        booking.meeting_next_attempt_at = None
         booking.meeting_last_error = None
+        booking.meeting_start_time = _when(meeting.start_time)
+        # A create sent before a reschedule made the meeting at the old time: move it now.
+        moved = booking.meeting_start_time != booking.start_time
+        booking.meeting_next_attempt_at = self.clock.now() if moved else None
+
+    def manage_url(self, booking: Booking) -> str:
+        """The customer's own link to their booking (the manage token is its key)."""
+        token = self.cipher.decrypt(booking.manage_token)
+        return self.notifier.link(emails.manage_path(booking.id, token))
 
     def _tell_meeting_ready(
         self, session: Session, booking: Booking, specialist: Specialist, start_url: str
     ) -> None:
         """Queue both emails about the meeting and note on `booking` (the caller writes it
         back) that the customer was told."""
-        manage = self.notifier.link(f"/bookings/{booking.id}")
+        manage = self.manage_url(booking)
         now = self.clock.now()
         if booking.customer_confirmed_at is not None:
             booking.calendar_sequence += 1  # the event the customer has now gets its link
-        ics, host_ics = invitations(booking, specialist, base_url=self.notifier.base_url, now=now)
+        ics, host_ics = invitations(
+            booking, specialist, base_url=self.notifier.base_url, now=now, customer_url=manage
+        )
         if booking.customer_confirmed_at is None:
             to_customer = emails.customer_confirmation(booking, specialist, manage, ics)
             booking.customer_confirmed_at = now
@@ -462,8 +472,14 @@ class MeetingMaker:
                 )
             if final and booking.customer_confirmed_at is None:
                 specialist = await _specialist(session, booking.specialist_id)
-                manage = self.notifier.link(f"/bookings/{booking.id}")
-                ics, _ = invitations(booking, specialist, base_url=self.notifier.base_url, now=now)
+                manage = self.manage_url(booking)
+                ics, _ = invitations(
+                    booking,
+                    specialist,
+                    base_url=self.notifier.base_url,
+                    now=now,
+                    customer_url=manage,
+                )
                 self.notifier.queue_email(
                     session, emails.customer_confirmation(booking, specialist, manage, ics)
                 )
@@ -518,7 +534,7 @@ class MeetingMaker:
         return look
 
     async def _find(self, b: "MeetingAttempt") -> ZoomMeeting | None:
-        return await self._as(b.attempt_provider, b.specialist_id, self._looker(b), b.host)
+        return await self.as_host(b.attempt_provider, b.specialist_id, self._looker(b), b.host)
 
     async def _delete_at_zoom(
         self, provider: MeetingProvider, specialist_id: int, meeting_id: int, host: str | None
@@ -528,9 +544,9 @@ class MeetingMaker:
                 access.token, meeting_id, base_url=access.api_base_url
             )
 
-        await self._as(provider, specialist_id, delete, host)
+        await self.as_host(provider, specialist_id, delete, host)
 
-    async def _as(
+    async def as_host(
         self,
         provider: MeetingProvider | None,
         specialist_id: int,
@@ -551,6 +567,15 @@ class MeetingMaker:
     async def release_retired(self, specialist_id: int | None = None) -> int:
         """Revoke the replaced grants no upcoming meeting needs any more."""
         return await self.retired.sweep(specialist_id) if self.retired is not None else 0
+
+
+def _when(zoom_time: str) -> datetime | None:
+    """Zoom's `2027-05-01T10:00:00Z` as an aware datetime (None if it is not one)."""
+    try:
+        parsed = datetime.fromisoformat(zoom_time)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
 async def _specialist(session: AsyncSession, specialist_id: int) -> Specialist:

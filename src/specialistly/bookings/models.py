@@ -95,6 +95,9 @@ class Booking(Base):
     # The calendar invitation's SEQUENCE: 0 when booked, one more with each change sent.
     calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     customer_link_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The start the Zoom meeting has at Zoom: after a reschedule it differs from `start_time`
+    # until the meeting is moved (PATCH); `meeting_next_attempt_at` then says when to try.
+    meeting_start_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IdempotencyKey(Base):

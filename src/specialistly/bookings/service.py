@@ -75,13 +75,20 @@ async def due_for_deletion(session: AsyncSession, limit: int) -> list[int]:
 
 
 async def wake_pending(session: AsyncSession, specialist_id: int, now: datetime) -> int:
-    """Make a specialist's pending meetings due now (they reconnected Zoom)."""
+    """Make a specialist's pending meetings, and moves of rescheduled ones, due now (they
+    reconnected Zoom)."""
     result = await session.execute(
         update(Booking)
         .where(
             Booking.specialist_id == specialist_id,
             Booking.status == BookingStatus.CONFIRMED,
-            Booking.meeting_status == MeetingStatus.PENDING,
+            or_(
+                Booking.meeting_status == MeetingStatus.PENDING,
+                and_(
+                    Booking.meeting_status == MeetingStatus.CREATED,
+                    Booking.meeting_next_attempt_at.is_not(None),
+                ),
+            ),
         )
         .values(meeting_next_attempt_at=now)
     )

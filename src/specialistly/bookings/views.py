@@ -18,12 +18,14 @@ from sqlalchemy import select
 
 from specialistly.bookings import service
 from specialistly.bookings.flows import (
+    BookingCancelled,
     BookingNotFound,
     Customer,
     IdempotencyKeyReused,
     NotBookable,
     SlotNotFound,
     SlotTaken,
+    TooLateToChange,
 )
 from specialistly.bookings.models import Booking
 from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist, MaybeSpecialist
@@ -49,6 +51,16 @@ def _zone(name: str) -> str:
 Zone = Annotated[Text, Field(min_length=1, max_length=64), AfterValidator(_zone)]
 
 
+def _plausible(moment: datetime) -> datetime:
+    if not 2000 <= moment.year <= 3000:
+        raise ValueError("not a time anyone can book: give one of the times offered")
+    return moment
+
+
+# A start with its offset, in a range where time arithmetic cannot overflow.
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
 class NewBooking(BaseModel):
     """A one-off slot (`slot_id`), or an event type at one of its bookable times."""
 
@@ -56,7 +68,7 @@ class NewBooking(BaseModel):
 
     slot_id: int | None = Field(None, ge=1, le=2**31 - 1)
     event_type_id: int | None = Field(None, ge=1, le=2**31 - 1)
-    start_time: AwareDatetime | None = Field(
+    start_time: Instant | None = Field(
         None, description="with event_type_id: one of GET /specialists/{id}/times' starts"
     )
     customer_name: Text = Field(min_length=1, max_length=200)
@@ -80,6 +92,21 @@ class Cancellation(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     reason: Text | None = Field(None, max_length=500, description="told to the other party")
+
+
+class NewTime(BaseModel):
+    """Where to move a booking: a new start (an event type's booking), or another one-off slot."""
+
+    start_time: Instant | None = Field(
+        None, description="one of GET /specialists/{id}/times' starts for the booking's event type"
+    )
+    slot_id: int | None = Field(None, ge=1, le=2**31 - 1, description="a one-off slot's booking")
+
+    @model_validator(mode="after")
+    def one_way_to_move(self) -> "NewTime":
+        if (self.start_time is None) == (self.slot_id is None):
+            raise ValueError("give start_time, or slot_id for a one-off slot's booking")
+        return self
 
 
 class EventTypeRef(BaseModel):
@@ -233,7 +260,48 @@ async def get_booking(
     return await _for(booking, as_specialist, token, ctx)
 
 
-@router.post("/{booking_id}/cancel", responses={404: {"description": "No such booking"}})
+@router.post(
+    "/{booking_id}/reschedule",
+    responses={
+        404: {"description": "No such booking, or no such slot"},
+        409: {"description": "The new time is not bookable, or the booking is cancelled"},
+        422: {"description": "Bad input, or the customer is past the cutoff"},
+    },
+)
+async def reschedule_booking(
+    booking_id: DbId,
+    body: NewTime,
+    ctx: Ctx,
+    specialist: MaybeSpecialist,
+    token: ManageToken = None,
+) -> BookingOut:
+    """Move the booking to another bookable time: the same Zoom meeting and join link follow."""
+    booking, as_specialist = await _visible(booking_id, token, specialist, ctx)
+    try:
+        moved = await ctx.bookings.reschedule(
+            booking.id,
+            start_time=body.start_time,
+            slot_id=body.slot_id,
+            by_specialist=as_specialist,
+        )
+    except SlotNotFound:
+        raise HTTPException(404, "No such slot.") from None
+    except BookingCancelled:
+        raise HTTPException(409, "This booking is cancelled.") from None
+    except (NotBookable, SlotTaken) as refused:
+        raise HTTPException(409, f"Not bookable: {refused}.") from None
+    except TooLateToChange as late:
+        raise HTTPException(422, f"Too late to change online: {late}.") from None
+    return await _for(moved, as_specialist, token, ctx)
+
+
+@router.post(
+    "/{booking_id}/cancel",
+    responses={
+        404: {"description": "No such booking"},
+        422: {"description": "Bad input, or the customer is past the cutoff"},
+    },
+)
 async def cancel_booking(
     booking_id: DbId,
     ctx: Ctx,
@@ -244,7 +312,12 @@ async def cancel_booking(
     """Cancel: the slot is free again, the Zoom meeting is deleted, the reason is passed on."""
     booking, as_specialist = await _visible(booking_id, token, specialist, ctx)
     reason = body.reason if body else None
-    cancelled = await ctx.bookings.cancel(booking.id, reason=reason, by_specialist=as_specialist)
+    try:
+        cancelled = await ctx.bookings.cancel(
+            booking.id, reason=reason, by_specialist=as_specialist
+        )
+    except TooLateToChange as late:
+        raise HTTPException(422, f"Too late to change online: {late}.") from None
     return await _for(cancelled, as_specialist, token, ctx)
 
 

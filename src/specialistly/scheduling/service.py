@@ -196,8 +196,13 @@ async def times(
     now: datetime,
     range_start: datetime,
     range_end: datetime,
+    ignore_booking_id: int | None = None,
 ) -> list[datetime]:
-    """Read what the times depend on, in one session, and compute them."""
+    """Read what the times depend on, in one session, and compute them.
+
+    `ignore_booking_id`: a booking being moved, whose own time must not keep it from moving
+    a little.
+    """
     rules = kind.rules()
     # Only what can touch a start between these two matters; a far-away range reads nothing.
     lo = max(range_start, now + rules.min_notice)
@@ -211,7 +216,7 @@ async def times(
         first_day=(lo - REACH).astimezone(zone).date(),
         last_day=(hi + REACH).astimezone(zone).date(),
     )
-    busy = await _busy(session, specialist.id, lo - REACH, hi + REACH)
+    busy = await _busy(session, specialist.id, lo - REACH, hi + REACH, ignore_booking_id)
     booked = exists().where(Booking.slot_id == Slot.id, Booking.status == BookingStatus.CONFIRMED)
     slots = await session.execute(
         select(Slot.start_time, Slot.duration_minutes).where(
@@ -230,7 +235,11 @@ async def times(
 
 
 async def _busy(
-    session: AsyncSession, specialist_id: int, lo: datetime, hi: datetime
+    session: AsyncSession,
+    specialist_id: int,
+    lo: datetime,
+    hi: datetime,
+    ignore_booking_id: int | None = None,
 ) -> list[Busy]:
     """Confirmed bookings starting between `lo` and `hi`, with their event type's buffers."""
     rows = await session.execute(
@@ -247,6 +256,7 @@ async def _busy(
             Booking.status == BookingStatus.CONFIRMED,
             Booking.start_time > lo,
             Booking.start_time < hi,
+            Booking.id != (ignore_booking_id or 0),
         )
     )
     return [

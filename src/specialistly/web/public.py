@@ -15,6 +15,7 @@ from specialistly.bookings.flows import (
     SlotNotFound,
     SlotOfAnotherSpecialist,
     SlotTaken,
+    TooLateToChange,
 )
 from specialistly.bookings.models import Booking, MeetingProvider
 from specialistly.deps import Ctx, MaybeSpecialist
@@ -206,5 +207,16 @@ async def cancel(request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpeciali
             me=me,
             status=404,
         )
-    await ctx.bookings.cancel(booking_id)
+    try:
+        await ctx.bookings.cancel(booking_id)
+    except TooLateToChange as late:
+        text = f"This booking can no longer be cancelled online: {late}."
+        return render(
+            request,
+            ctx,
+            "error.html",
+            {"title": "Too late to cancel", "text": text},
+            me=me,
+            status=422,
+        )
     return RedirectResponse(f"/bookings/{booking_id}?token={token}", status_code=303)
