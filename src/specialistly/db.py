@@ -1,13 +1,15 @@
 """The database engine, sessions and the transaction scope; nothing feature-specific."""
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, TypeVar
 
 from alembic import command
@@ -27,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -113,6 +116,134 @@ def _sqlite_writer(url: str) -> "sessionmaker[Session] | None":
     return sessionmaker(engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
 
 
+# At most this many queued write functions share one SQLite transaction (and one fsync).
+GROUP_COMMIT_LIMIT = 32
+
+
+class _Job:
+    """A write function for the writer thread, or (`hold`) a turn the thread waits out."""
+
+    __slots__ = ("future", "hold", "work")
+
+    def __init__(self, work: Callable[[Session], Any] | None, hold: Callable[[], None] | None):
+        self.work, self.hold = work, hold
+        self.future: Future[Any] = Future()
+
+
+_END = _Job(None, None)  # marks the end of the queue inside `_run`
+
+
+def _wait_out(hold: Callable[[], None]) -> None:
+    try:
+        hold()
+    except BaseException:  # a closed event loop, say: the writer thread must live on
+        log.exception("A turn of the SQLite writer thread failed")
+
+
+class _SqliteWriter:
+    """One thread that runs this process's SQLite write transactions, in order (FIFO).
+
+    Group commit: the write functions queued while the thread was busy run together in one
+    transaction, each in a SAVEPOINT of its own, with one commit (one fsync) for all of them.
+    A function that raises rolls back its own savepoint only and its caller gets the error;
+    every caller is answered only after the commit, or with its error if the commit fails.
+    """
+
+    def __init__(self, sessions: "sessionmaker[Session]") -> None:
+        self._sessions = sessions
+        self._queue: SimpleQueue[_Job | None] = SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Callable[[Session], T]) -> "Future[T]":
+        job = _Job(work, None)
+        self._queue.put(job)
+        return job.future
+
+    def hold(self, wait: Callable[[], None]) -> None:
+        """Queue a turn: when it comes, the thread calls `wait` and does nothing else."""
+        self._queue.put(_Job(None, wait))
+
+    def shutdown(self) -> None:
+        """Run what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if job.hold is not None:
+                _wait_out(job.hold)
+                continue
+            # Whatever else is queued now joins this transaction, up to a turn or the end.
+            batch, after = [job], None
+            while len(batch) < GROUP_COMMIT_LIMIT:
+                try:
+                    queued = self._queue.get_nowait()
+                except Empty:
+                    break
+                if queued is None or queued.hold is not None:
+                    after = queued or _END
+                    break
+                batch.append(queued)
+            live = [j for j in batch if j.future.set_running_or_notify_cancel()]
+            if len(live) == 1:
+                self._alone(live[0])
+            elif live:
+                self._together(live)
+            if after is _END:
+                return
+            if after is not None and after.hold is not None:
+                _wait_out(after.hold)
+
+    def _alone(self, job: _Job) -> None:
+        assert job.work is not None
+        try:
+            with self._sessions() as session, session.begin():
+                result = job.work(session)
+        except BaseException as exc:  # the caller gets it, whatever it is
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+    def _together(self, batch: list[_Job]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        bind = self._sessions.kw["bind"]
+        try:
+            with bind.connect() as connection, connection.begin():
+                for job in batch:
+                    assert job.work is not None
+                    outcomes.append(self._in_savepoint(connection, job.work))
+        except BaseException as exc:  # nothing of the batch was committed
+            for job in batch:
+                job.future.set_exception(exc)
+            return
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    def _in_savepoint(
+        self, connection: Connection, work: Callable[[Session], Any]
+    ) -> tuple[bool, Any]:
+        """Run `work` in a SAVEPOINT: answer (True, result), or (False, its error) once the
+        savepoint is rolled back. Anything else (the rollback fails) fails the batch."""
+        with self._sessions(bind=connection, join_transaction_mode="create_savepoint") as session:
+            session.begin()
+            try:
+                result = work(session)
+                session.commit()  # RELEASE SAVEPOINT (after the flush)
+            except Exception as exc:  # the caller gets it
+                error = exc
+            else:
+                return True, result
+            session.rollback()  # ROLLBACK TO SAVEPOINT; raises if the transaction is gone
+            return False, error
+
+
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
 
 
@@ -137,9 +268,7 @@ class Database:
             if self.is_sqlite
             else None
         )
-        self._writer_thread = (
-            ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer") if self._sync_writes else None
-        )
+        self._writer_thread = _SqliteWriter(self._sync_writes) if self._sync_writes else None
 
     @property
     def engines(self) -> list[Engine]:
@@ -181,15 +310,9 @@ class Database:
                     return await session.run_sync(work)
             # The writer thread is the queue: its jobs run back to back, in order, with no
             # trip through the event loop between one and the next.
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._writer_thread, self._write_now, work)
+            return await asyncio.wrap_future(self._writer_thread.submit(work))
         finally:
             _writing.reset(marker)
-
-    def _write_now(self, work: Callable[[Session], T]) -> T:
-        assert self._sync_writes is not None
-        with self._sync_writes() as session, session.begin():
-            return work(session)
 
     @asynccontextmanager
     async def _queued(self) -> AsyncIterator[None]:
@@ -220,7 +343,7 @@ class Database:
             loop.call_soon_threadsafe(our_turn)
             done.wait()
 
-        loop.run_in_executor(self._writer_thread, hold)
+        self._writer_thread.hold(hold)
         try:
             await turn
             yield
@@ -249,7 +372,7 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._writer_thread is not None and self._sync_writes is not None:
-            self._writer_thread.shutdown(wait=True)
+            self._writer_thread.shutdown()
             bind = self._sync_writes.kw["bind"]
             bind.dispose()
 

@@ -1,8 +1,9 @@
 """A specialist's busy time: no two confirmed bookings share any of it (buffers included)."""
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from specialistly.bookings.errors import SlotTaken
@@ -39,13 +40,26 @@ def refuse_overlap(
     SQLite: this runs under its one writer, so nothing can slip in between. PostgreSQL: the
     exclusion constraint of migration 0013 decides between concurrent transactions.
     """
-    query = select(Booking.id).where(
-        Booking.specialist_id == specialist_id,
-        Booking.status == BookingStatus.CONFIRMED,
-        Booking.busy_start < end,
-        Booking.busy_end > start,
-    )
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # what an ORM query's autoflush would do: the check sees them
+    params: dict[str, object] = {"specialist_id": specialist_id, "start": start, "end": end}
     if besides is not None:
-        query = query.where(Booking.id != besides)
-    if session.scalar(query.limit(1)) is not None:
+        params["besides"] = besides
+    query = _OVERLAP if besides is None else _OVERLAP_BESIDES
+    if session.connection().execute(query, params).first() is not None:
         raise SlotTaken("that time overlaps another booking")
+
+
+# Prepared once (a booking's write runs this every time): Core, no ORM query to build.
+_bookings = cast(Table, Booking.__table__)
+_OVERLAP = (
+    select(_bookings.c.id)
+    .where(
+        _bookings.c.specialist_id == bindparam("specialist_id"),
+        _bookings.c.status == BookingStatus.CONFIRMED,
+        _bookings.c.busy_start < bindparam("end"),
+        _bookings.c.busy_end > bindparam("start"),
+    )
+    .limit(1)
+)
+_OVERLAP_BESIDES = _OVERLAP.where(_bookings.c.id != bindparam("besides"))

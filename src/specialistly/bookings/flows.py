@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +35,7 @@ from specialistly.bookings.models import (
     IdempotencyKey,
     MeetingStatus,
 )
-from specialistly.bookings.reminders import cancel_reminders, plan_reminders
+from specialistly.bookings.reminders import cancel_reminders, insert_reminders
 from specialistly.bookings.rescheduling import Rescheduler, may_change
 from specialistly.clock import Clock
 from specialistly.db import Database
@@ -61,6 +63,37 @@ log = logging.getLogger(__name__)
 # How many tries a booking request makes for its meeting before the job takes over.
 IN_REQUEST_ROUNDS = 3
 REQUEST_OWNS_MEETING_FOR = timedelta(seconds=60)
+
+
+_bookings = cast(Table, Booking.__table__)
+_keys = cast(Table, IdempotencyKey.__table__)
+_slots = cast(Table, Slot.__table__)
+_event_types = cast(Table, EventType.__table__)
+# Prepared once (their compiled forms are cached by SQLAlchemy): the booking's own write.
+# FOR SHARE (PostgreSQL): a deletion or change (FOR UPDATE) waits for the booking to commit.
+_SLOT = (
+    select(
+        _slots.c.specialist_id,
+        _slots.c.start_time,
+        _slots.c.duration_minutes,
+        _slots.c.deleted_at,
+    )
+    .where(_slots.c.id == bindparam("id"))
+    .with_for_update(read=True)
+)
+_EVENT_TYPE = (
+    select(
+        _event_types.c.specialist_id,
+        _event_types.c.duration_minutes,
+        _event_types.c.buffer_before_minutes,
+        _event_types.c.buffer_after_minutes,
+        _event_types.c.active,
+        _event_types.c.deleted_at,
+    )
+    .where(_event_types.c.id == bindparam("id"))
+    .with_for_update(read=True)
+)
+_BOOKING_INSERT, _KEY_INSERT = _bookings.insert(), _keys.insert()
 
 
 @dataclass(frozen=True)
@@ -147,7 +180,7 @@ class Bookings:
 
     async def _confirm(
         self,
-        insert: "Callable[[Session], tuple[Booking, MeetingAttempt | None]]",
+        insert: "Callable[[Session], tuple[Booking | int, MeetingAttempt | None]]",
         idempotency_key: str | None,
         digest: str,
     ) -> tuple[Booking, bool]:
@@ -161,10 +194,12 @@ class Bookings:
                 raise SlotTaken("this time has just been booked") from None
             return replay, False
         if claimed is None:
+            assert isinstance(booking, Booking)
             return booking, False  # a replay of the same request
-        log.info("Booking %s confirmed", booking.id)
-        made = await self.maker.ensure(booking.id, rounds=IN_REQUEST_ROUNDS, claimed=claimed)
-        return made or await self.get(booking.id), True
+        booking_id = claimed.id
+        log.info("Booking %s confirmed", booking_id)
+        made = await self.maker.ensure(booking_id, rounds=IN_REQUEST_ROUNDS, claimed=claimed)
+        return made or await self.get(booking_id), True
 
     def _insert(
         self,
@@ -174,13 +209,14 @@ class Bookings:
         digest: str,
         specialist_id: int | None,
         session: Session,
-    ) -> "tuple[Booking, MeetingAttempt | None]":
+    ) -> "tuple[Booking | int, MeetingAttempt | None]":
         if key and (replay := _replayed(session, key, digest)) is not None:
             return replay, None
         # FOR SHARE: a deletion (FOR UPDATE on the slot) waits for this booking to commit
         # and then sees it, or this waits for the deletion and sees the slot deleted.
         # Bookings of one slot do not block each other here; the unique index decides.
-        slot = session.get(Slot, slot_id, with_for_update={"read": True})
+        # Core statements, not ORM objects, on this hot path (the writer's time is the limit).
+        slot = session.connection().execute(_SLOT, {"id": slot_id}).first()
         if slot is None or slot.deleted_at is not None:
             raise SlotNotFound(f"no slot {slot_id}")
         if specialist_id is not None and slot.specialist_id != specialist_id:
@@ -196,9 +232,9 @@ class Bookings:
             start=slot.start_time,
             minutes=slot.duration_minutes,
             busy=(slot.start_time, end),
-            slot_id=slot.id,
+            slot_id=slot_id,
         )
-        return self._add(session, booking, key, digest)
+        return self._add(session, booking, customer, key, digest)
 
     def _insert_at(
         self,
@@ -208,11 +244,11 @@ class Bookings:
         key: str | None,
         digest: str,
         session: Session,
-    ) -> "tuple[Booking, MeetingAttempt | None]":
+    ) -> "tuple[Booking | int, MeetingAttempt | None]":
         if key and (replay := _replayed(session, key, digest)) is not None:
             return replay, None
         # FOR SHARE: a change or deletion of the event type (FOR UPDATE) waits for this.
-        current = session.get(EventType, kind.id, with_for_update={"read": True})
+        current = session.connection().execute(_EVENT_TYPE, {"id": kind.id}).first()
         if current is None or current.deleted_at is not None or not current.active:
             raise EventTypeNotFound(kind.id)
         end = start + timedelta(minutes=current.duration_minutes)
@@ -227,9 +263,9 @@ class Bookings:
             start=start,
             minutes=current.duration_minutes,
             busy=busy,
-            event_type_id=current.id,
+            event_type_id=kind.id,
         )
-        return self._add(session, booking, key, digest)
+        return self._add(session, booking, customer, key, digest)
 
     def _new(
         self,
@@ -242,54 +278,66 @@ class Bookings:
         busy: tuple[datetime, datetime],
         slot_id: int | None = None,
         event_type_id: int | None = None,
-    ) -> Booking:
-        """A confirmed booking, once no other booking of the specialist shares its busy time."""
+    ) -> dict[str, Any]:
+        """A confirmed booking's row, once no other booking of the specialist shares its
+        busy time (the customer's zone is filled in by `_add`, which reads the specialist)."""
         hold_specialist(session, specialist_id)
         refuse_overlap(session, specialist_id, *busy)
         now = self.clock.now()
-        return Booking(
-            slot_id=slot_id,
-            event_type_id=event_type_id,
-            specialist_id=specialist_id,
-            status=BookingStatus.CONFIRMED,
-            reference="SPL-" + secrets.token_hex(5).upper(),
-            customer_name=customer.name,
-            customer_email=customer.email,
-            manage_token=self.cipher.encrypt(secrets.token_urlsafe(24)),
-            start_time=start,
-            duration_minutes=minutes,
-            customer_timezone=customer.timezone or _zone_of(session, specialist_id),
-            busy_start=busy[0],
-            busy_end=busy[1],
-            created_at=now,
-            meeting_status=MeetingStatus.PENDING,
+        return {
+            "slot_id": slot_id,
+            "event_type_id": event_type_id,
+            "specialist_id": specialist_id,
+            "status": BookingStatus.CONFIRMED,
+            "reference": new_reference(),
+            "customer_name": customer.name,
+            "customer_email": customer.email,
+            "manage_token": self.cipher.encrypt(secrets.token_urlsafe(24)),
+            "start_time": start,
+            "duration_minutes": minutes,
+            "customer_timezone": customer.timezone,
+            "busy_start": busy[0],
+            "busy_end": busy[1],
+            "created_at": now,
+            "meeting_status": MeetingStatus.PENDING,
             # The request makes this meeting itself; the job takes over only if it cannot
             # (a job in another process must not claim it first and leave the customer's
             # answer without its link).
-            meeting_next_attempt_at=now + REQUEST_OWNS_MEETING_FOR,
-            meeting_attempts=0,
-            meeting_outcome_unknown=False,
-            meeting_delete_pending=False,
-        )
+            "meeting_next_attempt_at": now + REQUEST_OWNS_MEETING_FOR,
+            "meeting_attempts": 0,
+            "meeting_outcome_unknown": False,
+            "meeting_delete_pending": False,
+            "calendar_sequence": 0,
+        }
 
     def _add(
-        self, session: Session, booking: Booking, key: str | None, digest: str
-    ) -> "tuple[Booking, MeetingAttempt | None]":
-        """Insert the booking claimed for this request, its reminders and its key."""
+        self,
+        session: Session,
+        booking: dict[str, Any],
+        customer: Customer,
+        key: str | None,
+        digest: str,
+    ) -> "tuple[Booking | int, MeetingAttempt | None]":
+        """Insert the booking claimed for this request, its reminders and its key.
+
+        Answers the new booking's id (the request reads it back with its meeting).
+        """
         now = self.clock.now()
+        conn = session.connection()
         claimed = self.maker.claim_new(session, booking)
-        session.add(booking)
-        session.flush()
-        claimed.id = booking.id
-        plan_reminders(session, booking, now, self.reminder_offsets, fresh=True)
+        # The customer reads times in the specialist's zone unless they chose one.
+        booking["customer_timezone"] = customer.timezone or claimed.timezone
+        inserted = conn.execute(_BOOKING_INSERT, booking).inserted_primary_key
+        assert inserted is not None
+        booking_id = int(inserted[0])
+        claimed.id = booking_id
+        insert_reminders(session, booking_id, booking["start_time"], now, self.reminder_offsets)
         if key:
-            session.add(
-                IdempotencyKey(
-                    key=key, request_digest=digest, booking_id=booking.id, created_at=now
-                )
+            conn.execute(
+                _KEY_INSERT,
+                {"key": key, "request_digest": digest, "booking_id": booking_id, "created_at": now},
             )
-            session.flush()
-        return booking, claimed
+        return booking_id, claimed
 
     async def _replay(self, key: str, digest: str) -> Booking | None:
         async with self.db.reading() as session:
@@ -394,9 +442,8 @@ def _replayed(session: Session, key: str, digest: str) -> Booking | None:
     return session.get(Booking, stored.booking_id)
 
 
-def _zone_of(session: Session, specialist_id: int) -> str | None:
-    specialist = session.get(Specialist, specialist_id)
-    return specialist.timezone if specialist else None
+def new_reference() -> str:
+    return "SPL-" + secrets.token_hex(5).upper()
 
 
 def _request_digest(what: int | str, customer: Customer) -> str:

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,87 @@ SPECIALIST, PLATFORM = MeetingProvider.SPECIALIST_ZOOM, MeetingProvider.PLATFORM
 # The specialist's Zoom failing this many attempts in a row hands the meeting to the platform.
 FALLBACK_AFTER_ATTEMPTS = 3
 NOT_CONNECTED_RECHECK = timedelta(hours=1)
+
+
+_specialists = cast(Table, Specialist.__table__)
+_connections = cast(Table, ZoomConnection.__table__)
+# The specialist and their Zoom connection in one read (the claim of a new booking).
+_HOST = (
+    select(
+        _specialists.c.name,
+        _specialists.c.timezone,
+        _connections.c.status,
+        _connections.c.zoom_user_id,
+        _connections.c.access_token,
+        _connections.c.refresh_token,
+        _connections.c.access_token_expires_at,
+        _connections.c.api_url,
+        _connections.c.last_error,
+    )
+    .select_from(
+        _specialists.outerjoin(_connections, _connections.c.specialist_id == _specialists.c.id)
+    )
+    .where(_specialists.c.id == bindparam("id"))
+)
+
+
+def _connection_of(row: Any) -> ZoomConnection | None:
+    """A detached copy of what `Connections` needs of the connection, from `_HOST`'s row."""
+    if row.status is None:
+        return None
+    return ZoomConnection(
+        status=row.status,
+        zoom_user_id=row.zoom_user_id,
+        access_token=row.access_token,
+        refresh_token=row.refresh_token,
+        access_token_expires_at=row.access_token_expires_at,
+        api_url=row.api_url,
+        last_error=row.last_error,
+    )
+
+
+_bookings = cast(Table, Booking.__table__)
+_BOOKING_KEYS = tuple(column.key for column in _bookings.columns)
+# A booking locked for its meeting's record (FOR UPDATE OF bookings on PostgreSQL), and what
+# its emails need of the specialist.
+_BOOKING_AND_SPECIALIST = (
+    select(
+        _bookings,
+        _specialists.c.name.label("specialist_name"),
+        _specialists.c.email.label("specialist_email"),
+        _specialists.c.timezone.label("specialist_timezone"),
+    )
+    .select_from(_bookings.join(_specialists, _specialists.c.id == _bookings.c.specialist_id))
+    .where(_bookings.c.id == bindparam("id"))
+    .with_for_update(of=_bookings)
+)
+_UPDATE_BOOKING = _bookings.update().where(_bookings.c.id == bindparam("booking_id"))
+
+
+def _booking_of(row: Any) -> Booking:
+    """A detached booking from a row of `_BOOKING_AND_SPECIALIST` (written back by Core)."""
+    mapping = row._mapping
+    return Booking(**{key: mapping[key] for key in _BOOKING_KEYS})
+
+
+def _specialist_of(row: Any) -> Specialist:
+    return Specialist(
+        id=row.specialist_id,
+        name=row.specialist_name,
+        email=row.specialist_email,
+        timezone=row.specialist_timezone,
+    )
+
+
+def _columns_of(booking: Booking) -> dict[str, Any]:
+    return {key: getattr(booking, key) for key in _BOOKING_KEYS}
+
+
+def _update_changed(session: Session, booking: Booking, before: dict[str, Any]) -> None:
+    """Write back what changed on a detached booking since `before`."""
+    changed = {key: value for key, value in _columns_of(booking).items() if value != before[key]}
+    if changed:
+        session.connection().execute(_UPDATE_BOOKING, {**changed, "booking_id": booking.id})
 
 
 @dataclass
@@ -83,28 +164,42 @@ class MeetingMaker:
         self.use_platform = fallback == "platform" and platform.configured
         self.retired = retired
 
-    def claim_new(self, session: Session, booking: Booking) -> "MeetingAttempt":
-        """Claim a booking being inserted for its request, in the insert's transaction.
+    def claim_new(self, session: Session, booking: dict[str, Any]) -> "MeetingAttempt":
+        """Claim a booking's row being inserted for its request, in the insert's transaction.
 
         When the specialist's Zoom is connected, the booking also records that a create on
         that account may happen: the request then creates at once, with no write between
-        its booking and Zoom, and a crash meanwhile is still followed by a look first.
+        its booking and Zoom, and a crash meanwhile is still followed by a look first. The
+        connection read here (one joined read with the specialist) also serves the
+        request's first Zoom call, so it needs no read of its own.
         """
         now = self.clock.now()
-        booking.meeting_claimed_until = now + service.CLAIM_FOR
-        booking.meeting_attempts = 1
-        specialist = session.get(Specialist, booking.specialist_id)
-        connection = session.scalar(
-            select(ZoomConnection).where(ZoomConnection.specialist_id == booking.specialist_id)
-        )
+        booking["meeting_claimed_until"] = now + service.CLAIM_FOR
+        booking["meeting_attempts"] = 1
+        row = session.connection().execute(_HOST, {"id": booking["specialist_id"]}).first()
+        connection = _connection_of(row) if row is not None else None
         marked = connection is not None and connection.status == ConnectionStatus.CONNECTED
         if marked and connection is not None:
-            booking.meeting_attempt_provider = SPECIALIST
-            booking.meeting_outcome_unknown = True
-            booking.meeting_host_zoom_user_id = connection.zoom_user_id
-        snapshot = MeetingAttempt.of(booking, specialist)
-        # Nothing has been sent to Zoom yet: this attempt need not look before creating.
-        snapshot.outcome_unknown, snapshot.marked = False, marked
+            booking["meeting_attempt_provider"] = SPECIALIST
+            booking["meeting_outcome_unknown"] = True
+            booking["meeting_host_zoom_user_id"] = connection.zoom_user_id
+        snapshot = MeetingAttempt(
+            id=0,  # the caller sets it once the row is inserted
+            specialist_id=booking["specialist_id"],
+            reference=booking["reference"],
+            start_time=booking["start_time"],
+            duration_minutes=booking["duration_minutes"],
+            timezone=row.timezone if row is not None else "UTC",
+            specialist_name=row.name if row is not None else "",
+            customer_name=booking["customer_name"],
+            attempts=1,
+            # Nothing has been sent to Zoom yet: this attempt need not look before creating.
+            outcome_unknown=False,
+            attempt_provider=booking.get("meeting_attempt_provider"),
+            host=booking.get("meeting_host_zoom_user_id"),
+            marked=marked,
+            connection=connection,
+        )
         return snapshot
 
     async def ensure(
@@ -178,8 +273,10 @@ class MeetingMaker:
             raise Deferred(f"Zoom unavailable: {exc}") from None
 
     async def _on_specialist(self, b: "MeetingAttempt") -> ZoomMeeting:
+        # The connection read with the claim, if any, serves once; later attempts read anew.
+        known, b.connection = b.connection, None
         return await self.connections.call(
-            b.specialist_id, lambda access: self._once(b, SPECIALIST, access)
+            b.specialist_id, lambda access: self._once(b, SPECIALIST, access), known=known
         )
 
     async def _on_platform(self, b: "MeetingAttempt") -> ZoomMeeting:
@@ -270,20 +367,22 @@ class MeetingMaker:
     def _record_meeting(
         self, booking_id: int, provider: MeetingProvider, meeting: ZoomMeeting, session: Session
     ) -> tuple[Booking, str]:
-        booking = session.scalar(
-            select(Booking)
-            .where(Booking.id == booking_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert booking is not None
+        # Core statements, not the ORM: one read of the booking (locked) with its specialist,
+        # one UPDATE of what changed, one INSERT of the emails.
+        conn = session.connection()
+        row = conn.execute(_BOOKING_AND_SPECIALIST, {"id": booking_id}).first()
+        assert row is not None
+        booking, specialist = _booking_of(row), _specialist_of(row)
         if booking.meeting_status == MeetingStatus.CREATED:
             return booking, "already" if booking.zoom_meeting_id == meeting.id else "duplicate"
+        before = _columns_of(booking)
         self._record(booking, provider, meeting)
         if booking.status == BookingStatus.CANCELLED:
             booking.meeting_delete_pending = True  # cancelled while we were creating
+            _update_changed(session, booking, before)
             return booking, "cancelled"
-        self._tell_meeting_ready(session, booking)
+        self._tell_meeting_ready(session, booking, specialist, meeting.start_url or "")
+        _update_changed(session, booking, before)
         return booking, "created"
 
     def _record(self, booking: Booking, provider: MeetingProvider, meeting: ZoomMeeting) -> None:
@@ -311,9 +410,11 @@ class MeetingMaker:
         token = self.cipher.decrypt(booking.manage_token)
         return self.notifier.link(emails.manage_path(booking.id, token))
 
-    def _tell_meeting_ready(self, session: Session, booking: Booking) -> None:
-        specialist = session.get(Specialist, booking.specialist_id)
-        assert specialist is not None  # the foreign key guarantees it
+    def _tell_meeting_ready(
+        self, session: Session, booking: Booking, specialist: Specialist, start_url: str
+    ) -> None:
+        """Queue both emails about the meeting and note on `booking` (the caller writes it
+        back) that the customer was told."""
         manage = self.manage_url(booking)
         now = self.clock.now()
         if booking.customer_confirmed_at is not None:
@@ -322,18 +423,14 @@ class MeetingMaker:
             booking, specialist, base_url=self.notifier.base_url, now=now, customer_url=manage
         )
         if booking.customer_confirmed_at is None:
-            self.notifier.queue_email(
-                session, emails.customer_confirmation(booking, specialist, manage, ics)
-            )
+            to_customer = emails.customer_confirmation(booking, specialist, manage, ics)
             booking.customer_confirmed_at = now
         else:
-            self.notifier.queue_email(
-                session, emails.customer_link(booking, specialist, manage, ics)
-            )
+            to_customer = emails.customer_link(booking, specialist, manage, ics)
         booking.customer_link_sent_at = now
-        start_url = self.cipher.decrypt(booking.start_url) if booking.start_url else ""
-        self.notifier.queue_email(
-            session, emails.specialist_notice(booking, specialist, start_url, host_ics)
+        self.notifier.queue_emails(
+            session,
+            (to_customer, emails.specialist_notice(booking, specialist, start_url, host_ics)),
         )
 
     async def _defer(
@@ -506,6 +603,8 @@ class MeetingAttempt:
     host: str | None
     # The booking already records a create on `attempt_provider` (to `host`) as possible.
     marked: bool = False
+    # The specialist's Zoom connection as read in the claim's transaction (claim_new only).
+    connection: ZoomConnection | None = None
 
     def premarked_for(self, provider: MeetingProvider, access: ZoomAccess) -> bool:
         """Whether the stored mark already covers a create on `provider` with `access`."""

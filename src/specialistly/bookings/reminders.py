@@ -10,8 +10,19 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    UniqueConstraint,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -42,6 +53,9 @@ class BookingReminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Done without an email: the booking was cancelled or had started when it came due.
     skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+_REMINDERS_INSERT = cast(Table, BookingReminder.__table__).insert()
 
 
 async def schedule_reminders(
@@ -77,17 +91,40 @@ def plan_reminders(
                 (BookingReminder.sent_at.is_(None)) | (BookingReminder.offset_minutes.in_(planned)),
             )
         )
-    for minutes in planned:
-        session.add(
-            BookingReminder(
-                booking_id=booking.id,
-                offset_minutes=minutes,
-                due_at=booking.start_time - timedelta(minutes=minutes),
-                sent_at=None,
-                skipped=False,
-            )
-        )
+    _insert(session, booking.id, booking.start_time, planned)
     return planned
+
+
+def insert_reminders(
+    session: Session, booking_id: int, start_time: datetime, now: datetime, offsets: Iterable[int]
+) -> list[int]:
+    """Plan the reminders of a booking just inserted (it has none to replace)."""
+    planned = [
+        minutes
+        for minutes in sorted(set(offsets), reverse=True)
+        if start_time - timedelta(minutes=minutes) > now
+    ]
+    _insert(session, booking_id, start_time, planned)
+    return planned
+
+
+def _insert(session: Session, booking_id: int, start_time: datetime, planned: list[int]) -> None:
+    if not planned:
+        return
+    # One Core executemany rather than ORM objects: this runs in every booking's write.
+    session.connection().execute(
+        _REMINDERS_INSERT,
+        [
+            {
+                "booking_id": booking_id,
+                "offset_minutes": minutes,
+                "due_at": start_time - timedelta(minutes=minutes),
+                "sent_at": None,
+                "skipped": False,
+            }
+            for minutes in planned
+        ],
+    )
 
 
 async def cancel_reminders(session: AsyncSession, booking_id: int) -> None:

@@ -97,12 +97,24 @@ class Connections(Connecting):
 
     # --- using tokens -----------------------------------------------------------------
 
-    async def get_valid_token(self, specialist_id: int, *, stale: str | None = None) -> ZoomAccess:
+    async def get_valid_token(
+        self,
+        specialist_id: int,
+        *,
+        stale: str | None = None,
+        known: ZoomConnection | None = None,
+    ) -> ZoomAccess:
         """Return an access token good for 5 more minutes, refreshing it once if needed.
 
         `stale` names a token Zoom has just refused (401): it is refreshed even if unexpired.
+        `known` is the connection's row as the caller has just read it (none read here then);
+        a refresh reads the row anew.
         """
-        if (access := await self._read_usable(specialist_id, stale)) is not None:
+        if known is not None:
+            access = self._usable(known, stale)
+        else:
+            access = await self._read_usable(specialist_id, stale)
+        if access is not None:
             return access
         # Single flight: every task of this process that needs the refresh awaits the same one.
         flight = self._flights.get(specialist_id)
@@ -131,9 +143,18 @@ class Connections(Connecting):
         async with self.db.reading() as session:
             return self._usable(await service.get(session, specialist_id), stale)
 
-    async def call(self, specialist_id: int, work: Callable[[ZoomAccess], Awaitable[T]]) -> T:
-        """Run one Zoom API call with a valid token; on 401 refresh once and retry once."""
-        access = await self.get_valid_token(specialist_id)
+    async def call(
+        self,
+        specialist_id: int,
+        work: Callable[[ZoomAccess], Awaitable[T]],
+        *,
+        known: ZoomConnection | None = None,
+    ) -> T:
+        """Run one Zoom API call with a valid token; on 401 refresh once and retry once.
+
+        `known`: the connection's row as the caller read it moments ago (see get_valid_token).
+        """
+        access = await self.get_valid_token(specialist_id, known=known)
         try:
             return await work(access)
         except ZoomAccessTokenRejected:

@@ -1,0 +1,111 @@
+"""SQLite's writer thread: writes queued together share one commit, each in its savepoint."""
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from specialistly.db import Database
+
+
+class Refused(Exception):
+    pass
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'group.db'}")
+
+    def schema(session: Session) -> None:
+        session.execute(text("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"))
+
+    await database.write(schema)
+    yield database
+    await database.dispose()
+
+
+def insert(
+    key: str, value: int, *, fail: bool = False, started: threading.Event | None = None
+) -> Callable[[Session], str]:
+    def work(session: Session) -> str:
+        if started is not None:
+            started.set()
+            time.sleep(0.3)  # the others queue up meanwhile
+        session.execute(text("INSERT INTO t VALUES (:k, :v)"), {"k": key, "v": value})
+        if fail:
+            raise Refused(key)
+        return key
+
+    return work
+
+
+async def rows(db: Database) -> dict[str, int]:
+    async with db.reading() as session:
+        found = await session.execute(text("SELECT k, v FROM t"))
+        return {str(k): int(v) for k, v in found.all()}
+
+
+async def test_a_failing_write_rolls_back_alone_and_the_rest_commit_together(
+    db: Database,
+) -> None:
+    commits: list[str] = []
+    engine = db.engines[-1]
+
+    @event.listens_for(engine, "commit")
+    def counted(_: object) -> None:
+        commits.append("commit")
+
+    started = threading.Event()
+    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
+    await asyncio.to_thread(started.wait)
+    # Queued while the first runs: these share one transaction.
+    batch = [
+        asyncio.ensure_future(db.write(insert("a", 1))),
+        asyncio.ensure_future(db.write(insert("bad", 1, fail=True))),
+        asyncio.ensure_future(db.write(insert("a", 2))),  # the primary key refuses it
+        asyncio.ensure_future(db.write(insert("b", 1))),
+    ]
+    answers = await asyncio.gather(first, *batch, return_exceptions=True)
+    assert answers[0] == "first"
+    assert answers[1] == "a"
+    assert isinstance(answers[2], Refused)
+    assert isinstance(answers[3], IntegrityError)
+    assert answers[4] == "b"
+    assert await rows(db) == {"first": 1, "a": 1, "b": 1}
+    assert len(commits) == 2  # the first alone, then the four together
+
+
+async def test_callers_hear_only_after_the_commit(db: Database) -> None:
+    started = threading.Event()
+    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
+    await asyncio.to_thread(started.wait)
+    second = asyncio.ensure_future(db.write(insert("second", 1)))
+    seen: list[dict[str, int]] = []
+
+    async def on_answer() -> None:
+        await second
+        seen.append(await rows(db))
+
+    await asyncio.gather(first, on_answer())
+    assert seen == [{"first": 1, "second": 1}]
+
+
+async def test_a_transaction_queues_behind_a_batch_and_holds_the_writer(db: Database) -> None:
+    started = threading.Event()
+    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
+    await asyncio.to_thread(started.wait)
+    queued = asyncio.ensure_future(db.write(insert("queued", 1)))
+
+    async def in_transaction() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t VALUES ('async', 1)"))
+
+    after = asyncio.ensure_future(db.write(insert("after", 1)))
+    await asyncio.gather(first, queued, in_transaction(), after)
+    assert await rows(db) == {"first": 1, "queued": 1, "async": 1, "after": 1}
