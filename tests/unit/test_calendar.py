@@ -1,4 +1,4 @@
-"""Calendar invitations: rendered by our writer, read back with icalendar, field by field."""
+"""Calendar invitations: built with icalendar, read back with icalendar, field by field."""
 
 from datetime import UTC, datetime, timedelta
 
