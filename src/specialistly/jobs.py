@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, is_dataclass
 from datetime import timedelta
 from typing import Any
 
+from specialistly import observability
 from specialistly.bookings.jobs import run_meetings
 from specialistly.bookings.reminders import Reminders
 from specialistly.connections.jobs import run_keepalive
@@ -64,7 +65,8 @@ def describe(result: Any) -> dict[str, Any]:
 
 
 async def run_once(ctx: AppContext, name: str) -> dict[str, Any]:
-    return describe(await JOBS[name].run(ctx))
+    with observability.job_run(name):
+        return describe(await JOBS[name].run(ctx))
 
 
 class Scheduler:
@@ -86,7 +88,8 @@ class Scheduler:
     async def _loop(self, name: str, job: Job) -> None:
         while not self._stopping.is_set():
             try:
-                await job.run(self.ctx)
+                with observability.job_run(name):
+                    await job.run(self.ctx)
             except Exception as exc:
                 log.error(
                     "Job %s failed (%s); it runs again in %.0f s",
