@@ -31,7 +31,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
-    """Prometheus text: this process's counters, and database-wide gauges read now."""
+    """Prometheus text: this process's counters and pools, and database-wide gauges read now."""
     ctx = request.app.state.ctx
     async with ctx.db.reading() as session:
         rows = await session.execute(
@@ -53,6 +53,7 @@ async def metrics(request: Request) -> PlainTextResponse:
     for status in ConnectionStatus:
         observability.CONNECTIONS.labels(status.value).set(by_status.get(status, 0))
     observability.PENDING_MEETINGS.set(pending or 0)
+    observability.observe_pools(ctx.db.engines)
     for email_status in OutboxStatus:
         observability.OUTBOX_EMAILS.labels(email_status.value).set(
             emails_by_status.get(email_status, 0)

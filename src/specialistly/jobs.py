@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from specialistly import leases
+from specialistly import leases, observability
 from specialistly.bookings.jobs import run_meetings
 from specialistly.bookings.reminders import Reminders
 from specialistly.config import Settings
@@ -77,7 +77,8 @@ def describe(result: Any) -> dict[str, Any]:
 
 
 async def run_once(ctx: AppContext, name: str) -> dict[str, Any]:
-    return describe(await JOBS[name].run(ctx))
+    with observability.job_run(name):
+        return describe(await JOBS[name].run(ctx))
 
 
 class Scheduler:
@@ -137,7 +138,8 @@ class Scheduler:
             return False, None
         keeper = asyncio.create_task(self._keep(name), name=f"lease:{name}")
         try:
-            result = await job.run(self.ctx)
+            with observability.job_run(name):
+                result = await job.run(self.ctx)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -2,8 +2,15 @@
 
 import secrets
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator.metrics import Info
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from specialistly.logs import request_id
@@ -77,6 +84,111 @@ OUTBOX_EMAILS = Gauge(
     ["status"],
     registry=REGISTRY,
 )
+HTTP_REQUESTS = Counter(
+    "specialistly_http_requests",
+    "HTTP requests by method, route template (none when no route matched) and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_SECONDS = Histogram(
+    "specialistly_http_request_duration_seconds",
+    "Time from a request's arrival to its response's end, by method and route template.",
+    ["method", "route"],
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_POOL_SIZE = Gauge(
+    "specialistly_db_pool_size",
+    "Connections the database pool keeps, by engine (read at scrape time).",
+    ["engine"],
+    registry=REGISTRY,
+)
+DB_POOL_CHECKED_OUT = Gauge(
+    "specialistly_db_pool_checked_out",
+    "Pool connections in use right now, by engine (read at scrape time).",
+    ["engine"],
+    registry=REGISTRY,
+)
+DB_POOL_OVERFLOW = Gauge(
+    "specialistly_db_pool_overflow",
+    "Connections open beyond the pool's size (negative: room left before it), by engine.",
+    ["engine"],
+    registry=REGISTRY,
+)
+JOB_RUNS = Counter(
+    "specialistly_job_runs",
+    "Runs of a background job in this process, by job.",
+    ["job"],
+    registry=REGISTRY,
+)
+JOB_FAILURES = Counter(
+    "specialistly_job_failures",
+    "Runs of a background job in this process that raised, by job.",
+    ["job"],
+    registry=REGISTRY,
+)
+JOB_LAST_SUCCESS = Gauge(
+    "specialistly_job_last_success_timestamp_seconds",
+    "Unix time at which a job's last successful run in this process ended, by job.",
+    ["job"],
+    registry=REGISTRY,
+)
+JOB_SECONDS = Histogram(
+    "specialistly_job_duration_seconds",
+    "Time of one finished run of a background job (ok or failed), by job.",
+    ["job"],
+    registry=REGISTRY,
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900),
+)
+
+# Anything else (a client's made-up method) is counted as "other", so labels stay few.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _observe_request(info: Info) -> None:
+    # The exporter names a route by its template (a mount such as the sandbox by its
+    # prefix), but for a path that only a trailing-slash redirect matched it gives the raw
+    # path: count as a template only what the router itself routed.
+    route = info.modified_handler if "endpoint" in info.request.scope else "none"
+    method = info.method if info.method in _METHODS else "other"
+    HTTP_REQUESTS.labels(method, route, info.modified_status).inc()
+    HTTP_SECONDS.labels(method, route).observe(info.modified_duration)
+
+
+def instrument_http(app: Starlette) -> None:
+    """Count and time every HTTP request by route template, method and status."""
+    # Our own metrics, made once: the exporter's defaults would be registered by the first
+    # app of a process only (tests build many).
+    Instrumentator(
+        should_group_status_codes=False, should_group_untemplated=True, registry=REGISTRY
+    ).add(_observe_request).instrument(app)
+
+
+def observe_pools(engines: Sequence[Engine]) -> None:
+    """Read the database pools' figures into their gauges (pools that keep connections)."""
+    for index, engine in enumerate(engines):
+        pool = engine.pool
+        if not isinstance(pool, QueuePool):
+            continue  # e.g. an in-memory SQLite database's single shared connection
+        name = "main" if index == 0 else "sqlite_writer"
+        DB_POOL_SIZE.labels(name).set(pool.size())
+        DB_POOL_CHECKED_OUT.labels(name).set(pool.checkedout())
+        DB_POOL_OVERFLOW.labels(name).set(pool.overflow())
+
+
+@contextmanager
+def job_run(name: str) -> Iterator[None]:
+    """Count, time and date one run of the job `name`; a run that raises is a failure."""
+    JOB_RUNS.labels(name).inc()
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception:
+        JOB_FAILURES.labels(name).inc()
+        JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+        raise
+    JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+    JOB_LAST_SUCCESS.labels(name).set_to_current_time()
 
 
 class RequestIds:

@@ -1,13 +1,21 @@
 """Metrics move with what happens; request ids; JSON logs; no secret in a full run's logs."""
 
+import asyncio
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.harness import Harness
+from specialistly import observability
+from specialistly.app import create_app
+from specialistly.config import Settings, with_generated_secrets
+from specialistly.db import upgrade_async
+from specialistly.jobs import Scheduler, run_once
+from tests.harness import Harness, harness
 from tests.servers import BIN, ROOT, clean_env, free_port, serving
 
 
@@ -55,6 +63,128 @@ async def test_metrics_counters_move_as_things_happen(h: Harness) -> None:
     )
     assert metric(after, "specialistly_zoom_connections", status="connected") == 1
     assert metric(after, "specialistly_pending_meetings") == 0
+
+
+def http_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("specialistly_http_")]
+
+
+async def test_metrics_count_and_time_requests_by_route_template_method_and_status(
+    h: Harness,
+) -> None:
+    route = {"method": "GET", "route": "/api/v1/bookings/{booking_id}", "status": "404"}
+    before = await scrape(h)
+    browser = h.client()
+    for booking_id in (424242, 535353):
+        assert (await browser.get(f"/api/v1/bookings/{booking_id}")).status_code == 404
+    assert (await browser.get("/healthz")).status_code == 200
+    assert (await browser.get("/no/such/page/616161")).status_code == 404
+    # Only a trailing-slash redirect matches this one: still no raw path in a label.
+    assert (await browser.get("/api/v1/bookings/717171/")).status_code == 307
+    after = await scrape(h)
+    requests = "specialistly_http_requests_total"
+    assert metric(after, requests, **route) == metric(before, requests, **route) + 2
+    ok = {"method": "GET", "route": "/healthz", "status": "200"}
+    assert metric(after, requests, **ok) == metric(before, requests, **ok) + 1
+    unmatched = {"method": "GET", "route": "none", "status": "404"}
+    assert metric(after, requests, **unmatched) == metric(before, requests, **unmatched) + 1
+    redirected = {"method": "GET", "route": "none", "status": "307"}
+    assert metric(after, requests, **redirected) == metric(before, requests, **redirected) + 1
+    seconds = "specialistly_http_request_duration_seconds"
+    timed = {"method": "GET", "route": "/api/v1/bookings/{booking_id}"}
+    assert (
+        metric(after, seconds + "_count", **timed)
+        == metric(before, seconds + "_count", **timed) + 2
+    )
+    buckets = [line for line in http_lines(after) if line.startswith(seconds + "_bucket")]
+    assert any(
+        'le="0.1"' in line and 'route="/api/v1/bookings/{booking_id}"' in line for line in buckets
+    )
+    assert any('le="+Inf"' in line and 'route="/healthz"' in line for line in buckets)
+    for raw in ("424242", "535353", "616161", "717171"):
+        assert not [line for line in http_lines(after) if raw in line]
+
+
+async def test_the_mounted_sandbox_is_counted_under_its_mount_not_its_raw_paths(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/app.db"
+    await upgrade_async(url)
+    settings = with_generated_secrets(
+        Settings(_env_file=None, zoom_mode="sandbox", database_url=url, var_dir=tmp_path)  # type: ignore[call-arg]
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as browser:
+        before = (await browser.get("/metrics")).text
+        assert (await browser.get("/zoom-sandbox/v2/meetings/818181")).status_code == 401
+        assert (await browser.get("/zoom-sandbox/v2/meetings/919191")).status_code == 401
+        assert (await browser.get("/zoom-sandbox/_control/stats")).status_code == 200
+        after = (await browser.get("/metrics")).text
+    await app.state.ctx.close()
+    requests = "specialistly_http_requests_total"
+    refused = {"method": "GET", "route": "/zoom-sandbox", "status": "401"}
+    assert metric(after, requests, **refused) == metric(before, requests, **refused) + 2
+    for raw in ("818181", "919191", "_control"):
+        assert not [line for line in http_lines(after) if raw in line]
+
+
+async def test_job_runs_are_counted_timed_and_dated_by_job(h: Harness) -> None:
+    runs, seconds = "specialistly_job_runs_total", "specialistly_job_duration_seconds_count"
+    before = await scrape(h)
+    started = time.time()
+    await run_once(h.ctx, "meetings")
+    after = await scrape(h)
+    assert metric(after, runs, job="meetings") == metric(before, runs, job="meetings") + 1
+    assert metric(after, seconds, job="meetings") == metric(before, seconds, job="meetings") + 1
+    last = "specialistly_job_last_success_timestamp_seconds"
+    assert metric(after, last, job="meetings") >= int(started)
+
+
+def sample(name: str, job: str) -> float:
+    return observability.REGISTRY.get_sample_value(name, {"job": job}) or 0.0
+
+
+def test_a_failing_job_run_counts_as_a_failure_and_leaves_its_last_success() -> None:
+    with observability.job_run("flaky"):
+        pass
+    failures = sample("specialistly_job_failures_total", "flaky")
+    succeeded = sample("specialistly_job_last_success_timestamp_seconds", "flaky")
+    with pytest.raises(RuntimeError), observability.job_run("flaky"):
+        raise RuntimeError("SMTP said no")
+    assert sample("specialistly_job_failures_total", "flaky") == failures + 1
+    assert sample("specialistly_job_runs_total", "flaky") >= 2
+    assert sample("specialistly_job_last_success_timestamp_seconds", "flaky") == succeeded > 0
+
+
+async def test_the_scheduler_counts_the_runs_of_its_jobs(h: Harness) -> None:
+    before = sample("specialistly_job_runs_total", "outbox")
+    scheduler = Scheduler(h.ctx, grace=5)
+    scheduler.start()
+    try:
+        for _ in range(150):
+            if sample("specialistly_job_runs_total", "outbox") > before:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await scheduler.stop()
+    assert metric(await scrape(h), "specialistly_job_runs_total", job="outbox") >= before + 1
+
+
+async def test_metrics_show_the_database_pools(h: Harness) -> None:
+    text = await scrape(h)
+    assert metric(text, "specialistly_db_pool_size", engine="main") >= 1
+    assert metric(text, "specialistly_db_pool_size", engine="sqlite_writer") >= 1
+    assert 'specialistly_db_pool_checked_out{engine="main"}' in text
+
+
+@pytest.mark.postgres
+async def test_metrics_show_the_postgresql_pool(tmp_path: Path, postgres_url: str) -> None:
+    async with harness(postgres_url, tmp_path) as pg:
+        text = await scrape(pg)
+    assert metric(text, "specialistly_db_pool_size", engine="main") == 5
+    assert 'specialistly_db_pool_checked_out{engine="main"}' in text
 
 
 async def test_every_answer_carries_a_request_id(h: Harness) -> None:

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +24,7 @@ from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher, digest
 from specialistly.zoom.api import ZoomApi, ZoomUser
 from specialistly.zoom.errors import ZoomError, ZoomTokenRejected, ZoomUnavailable
-from specialistly.zoom.oauth import TokenGrant, ZoomOAuth
+from specialistly.zoom.oauth import TokenGrant, ZoomOAuth, s256_challenge
 
 log = logging.getLogger("specialistly.zoom_tokens")
 
@@ -64,9 +63,7 @@ class Connecting:
                     expires_at=self.clock.now() + STATE_LIFETIME,
                 )
             )
-        return self.oauth.authorize_url(
-            state=state, code_challenge=create_s256_code_challenge(verifier)
-        )
+        return self.oauth.authorize_url(state=state, code_challenge=s256_challenge(verifier))
 
     async def finish_connect(
         self, signed_in: int | None, *, state: str, code: str | None, error: str | None

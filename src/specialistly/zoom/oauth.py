@@ -1,6 +1,7 @@
 """Zoom's OAuth endpoints for the user-managed app, and the Server-to-Server token."""
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -8,6 +9,12 @@ import httpx
 
 from specialistly.zoom.errors import ZoomTokenRejected, ZoomUnavailable
 from specialistly.zoom.transport import RetryPolicy, json_body, send
+
+
+def s256_challenge(code_verifier: str) -> str:
+    """Derive PKCE's S256 code challenge: BASE64URL(SHA256(verifier)) without padding (RFC 7636)."""
+    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True)
