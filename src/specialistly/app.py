@@ -38,8 +38,10 @@ def create_app(
     zoom_transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
     run_jobs: bool = False,
+    keep_sandbox_state: bool = False,
 ) -> FastAPI:
-    """Build the app; in sandbox mode, mount the Zoom sandbox and reach it in-process."""
+    """Build the app; in sandbox mode, mount the Zoom sandbox and reach it in-process (its
+    state kept under `var/` when `keep_sandbox_state`, as `specialistly serve` asks)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -61,7 +63,7 @@ def create_app(
     )
     sandbox: SandboxApp | None = None
     if settings.sandbox:
-        sandbox = mounted_sandbox(settings, app)
+        sandbox = mounted_sandbox(settings, app, keep_state=keep_sandbox_state)
         app.mount(SANDBOX_MOUNT, sandbox)
         zoom_transport = zoom_transport or SandboxTransport(sandbox, root_path=SANDBOX_MOUNT)
         # The app lives in the sandbox's time, so moving the sandbox clock moves both.

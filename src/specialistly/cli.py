@@ -5,6 +5,7 @@ import gc
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -64,7 +65,7 @@ def serve(
     from specialistly.app import create_app
     from zoom_sandbox import UvicornConnectionDropper
 
-    web = UvicornConnectionDropper(create_app(settings, run_jobs=jobs))
+    web = UvicornConnectionDropper(create_app(settings, run_jobs=jobs, keep_sandbox_state=True))
     _exit_cleanly_on_sigterm()
     # What is loaded by now (modules, the app, its routes and models) lives as long as the
     # process: out of the garbage collector's sight, each full collection under load stops
@@ -102,6 +103,10 @@ def worker() -> None:
 def zoom_sandbox(
     port: Annotated[int, typer.Option(help="Port to serve the sandbox on")] = 9000,
     host: Annotated[str, typer.Option(help="Interface to serve on")] = "127.0.0.1",
+    state: Annotated[
+        Path | None,
+        typer.Option(help="Keep users, grants and meetings in this SQLite file (default: memory)"),
+    ] = None,
 ) -> None:
     """Serve the Zoom sandbox alone, configured from the same variables as the app."""
     settings = _settings()
@@ -111,7 +116,7 @@ def zoom_sandbox(
 
     _exit_cleanly_on_sigterm()
     uvicorn.run(
-        UvicornConnectionDropper(standalone_sandbox(settings)),
+        UvicornConnectionDropper(standalone_sandbox(settings, state_file=state)),
         host=host,
         port=port,
         http="h11",

@@ -1,13 +1,23 @@
 """Wire the Zoom sandbox to this app's settings: one environment configures both."""
 
+from pathlib import Path
+
 import httpx
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from specialistly.config import SANDBOX_MOUNT, ConfigurationError, Settings
-from zoom_sandbox import OAuthApp, SandboxApp, SandboxClock, SandboxConfig, create_sandbox_app
+from zoom_sandbox import (
+    OAuthApp,
+    SandboxApp,
+    SandboxClock,
+    SandboxConfig,
+    SandboxStore,
+    create_sandbox_app,
+)
 
 WEBHOOK_PATH = "/api/zoom/webhooks"
+STATE_FILE = "zoom-sandbox.db"
 
 
 def _required(value: str | SecretStr | None, name: str) -> str:
@@ -52,18 +62,25 @@ def sandbox_config(settings: Settings, *, webhook_url: str | None) -> SandboxCon
     )
 
 
-def mounted_sandbox(settings: Settings, app: ASGIApp) -> SandboxApp:
-    """Build the sandbox served at `/zoom-sandbox`, sending its webhooks to `app` in-process."""
+def mounted_sandbox(settings: Settings, app: ASGIApp, *, keep_state: bool = False) -> SandboxApp:
+    """Build the sandbox served at `/zoom-sandbox`, sending its webhooks to `app` in-process;
+    with `keep_state`, its users, grants and meetings live in `var/` across restarts."""
     config = sandbox_config(settings, webhook_url=settings.base_url + WEBHOOK_PATH)
+    store = SandboxStore(settings.var_dir / STATE_FILE) if keep_state else None
     return create_sandbox_app(
-        config, clock=SandboxClock(), webhook_transport=httpx.ASGITransport(app=app)
+        config,
+        clock=SandboxClock(),
+        webhook_transport=httpx.ASGITransport(app=app),
+        store=store,
     )
 
 
-def standalone_sandbox(settings: Settings) -> SandboxApp:
-    """Build the sandbox that `specialistly zoom-sandbox` serves on its own port."""
+def standalone_sandbox(settings: Settings, *, state_file: Path | None = None) -> SandboxApp:
+    """Build the sandbox that `specialistly zoom-sandbox` serves on its own port (its state in
+    memory, or in `state_file`)."""
     return create_sandbox_app(
-        sandbox_config(settings, webhook_url=settings.zoom_sandbox_webhook_url)
+        sandbox_config(settings, webhook_url=settings.zoom_sandbox_webhook_url),
+        store=SandboxStore(state_file) if state_file else None,
     )
 
 

@@ -149,7 +149,7 @@ def _count_write(sandbox: Sandbox, user: ZoomUser) -> None:
             "GMT 00:00:00."
         )
         raise ZoomError(429, 429, message, headers=headers)
-    sandbox.state.daily_writes[key] += 1
+    sandbox.state.count_write(key)
 
 
 @router.get("/users/{user_id}")
@@ -189,7 +189,7 @@ async def create_meeting(
     meeting = meetings.create(
         body, user, now=sandbox.clock.now(), base_url=str(request.base_url).rstrip("/")
     )
-    sandbox.state.meetings[meeting.id] = meeting
+    sandbox.state.add_meeting(meeting)
     sandbox.state.stats.meetings_created += 1
     return JSONResponse(meeting.body, status_code=201)
 
@@ -250,6 +250,7 @@ async def update_meeting(
     body = _validated(await _json(request), partial=True)
     _count_write(sandbox, sandbox.state.users_by_id[meeting.host_id])
     meetings.update(meeting, body)
+    sandbox.state.meeting_changed(meeting)
     sandbox.state.stats.meetings_updated += 1
     return Response(status_code=204)
 
@@ -259,6 +260,6 @@ async def delete_meeting(
     meeting_id: str, sandbox: SandboxDep, who: Annotated[Caller, caller("meeting:delete:meeting")]
 ) -> Response:
     meeting = _meeting(who, sandbox, meeting_id)
-    del sandbox.state.meetings[meeting.id]
+    sandbox.state.delete_meeting(meeting)
     sandbox.state.stats.meetings_deleted += 1
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from zoom_sandbox import api, control, oauth
 from zoom_sandbox.app_state import TEMPLATES, Sandbox, sandbox_of
 from zoom_sandbox.clock import SandboxClock
 from zoom_sandbox.config import SandboxConfig
+from zoom_sandbox.store import SandboxStore
 from zoom_sandbox.transport import LosableResponses
 
 
@@ -35,6 +36,28 @@ class CountApiStatuses:
         await self.app(scope, receive, counting_send)
 
 
+class PersistBeforeAnswering:
+    """Save the state's changes before a response leaves, so what a caller was told survives."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app, self.sandbox = app, sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.sandbox.store is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def saving_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.sandbox.persist()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, saving_send)
+        finally:
+            self.sandbox.persist()
+
+
 class SandboxApp:
     """The sandbox as an ASGI app, with its `Sandbox` at hand for in-process callers."""
 
@@ -50,9 +73,10 @@ def create_sandbox_app(
     *,
     clock: SandboxClock | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    store: SandboxStore | None = None,
 ) -> SandboxApp:
-    """Build a fresh sandbox and return it as an ASGI app."""
-    sandbox = Sandbox(config, clock=clock, webhook_transport=webhook_transport)
+    """Build a sandbox (fresh, or as `store` kept it) and return it as an ASGI app."""
+    sandbox = Sandbox(config, clock=clock, webhook_transport=webhook_transport, store=store)
     app = FastAPI(title="Zoom sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sandbox = sandbox
     app.include_router(oauth.router)
@@ -86,7 +110,8 @@ def create_sandbox_app(
     async def start(request: Request, meeting_id: int) -> Response:
         return _meeting_page(request, meeting_id, host=True)
 
-    return SandboxApp(LosableResponses(CountApiStatuses(app, sandbox)), sandbox)
+    persisting = PersistBeforeAnswering(app, sandbox)
+    return SandboxApp(LosableResponses(CountApiStatuses(persisting, sandbox)), sandbox)
 
 
 def _meeting_page(request: Request, meeting_id: int, *, host: bool) -> Response:

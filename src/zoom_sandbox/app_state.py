@@ -17,6 +17,7 @@ from zoom_sandbox.clock import SandboxClock
 from zoom_sandbox.config import SandboxConfig
 from zoom_sandbox.faults import Faults
 from zoom_sandbox.state import SandboxState, ZoomUser
+from zoom_sandbox.store import SandboxStore
 
 log = logging.getLogger("zoom_sandbox")
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -31,10 +32,12 @@ class Sandbox:
         *,
         clock: SandboxClock | None = None,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
+        store: SandboxStore | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SandboxClock()
-        self.state = SandboxState()
+        self.store = store
+        self.state = store.load(self.clock) if store else SandboxState()
         self.faults = Faults()
         self.webhook_transport = webhook_transport
         self.account_id = (
@@ -46,6 +49,13 @@ class Sandbox:
         self.state = SandboxState()
         self.faults.clear()
         self.clock.reset()
+        if self.store is not None:
+            self.store.wipe()
+
+    def persist(self) -> None:
+        """Save what changed, when this sandbox keeps its state in a file."""
+        if self.store is not None:
+            self.store.save(self.state, self.clock)
 
     def api_url(self, request: Request) -> str:
         return str(request.base_url).rstrip("/")

@@ -16,5 +16,12 @@ class SandboxClock:
         self._offset += timedelta(seconds=seconds)
         return self.now()
 
+    @property
+    def offset(self) -> timedelta:
+        return self._offset
+
+    def set_offset(self, offset: timedelta) -> None:
+        self._offset = offset
+
     def reset(self) -> None:
         self._offset = timedelta(0)

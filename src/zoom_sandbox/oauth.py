@@ -104,14 +104,16 @@ async def consent_answer(request: Request, sandbox: SandboxDep) -> Response:
     app = sandbox.config.user_app
     user = sandbox.state.user(email, account_id=sandbox.account_id, now=now)
     code = secrets.token_urlsafe(24)
-    sandbox.state.codes[code] = AuthorizationCode(
-        code=code,
-        client_id=app.client_id,
-        user_id=user.id,
-        redirect_uri=ask.redirect_uri,
-        expires_at=now + timedelta(seconds=sandbox.config.authorization_code_ttl),
-        code_challenge=ask.code_challenge,
-        code_challenge_method=ask.code_challenge_method,
+    sandbox.state.add_code(
+        AuthorizationCode(
+            code=code,
+            client_id=app.client_id,
+            user_id=user.id,
+            redirect_uri=ask.redirect_uri,
+            expires_at=now + timedelta(seconds=sandbox.config.authorization_code_ttl),
+            code_challenge=ask.code_challenge,
+            code_challenge_method=ask.code_challenge_method,
+        )
     )
     return RedirectResponse(ask.redirect({"code": code}), status_code=302)
 
@@ -203,13 +205,13 @@ def _exchange_code(
         return _failed("invalid_request", "Redirect URI mismatch.")
     if code.code_challenge is not None and not _verifier_matches(code, form.get("code_verifier")):
         return _failed("invalid_grant", "Invalid code_verifier")
-    code.used = True
     state = sandbox.state
+    state.use_code(code)
     # Authorizing again ends the tokens of every earlier authorization of this user and app.
     for earlier in state.active_grants(user_id=code.user_id, client_id=app.client_id):
         state.end_grant(earlier)
     grant = Grant(new_token(), app.client_id, code.user_id, app.scopes, None, None)
-    state.grants[grant.id] = grant
+    state.add_grant(grant)
     return "ok", _issue(request, sandbox, grant, now, with_refresh=True)
 
 
@@ -252,7 +254,7 @@ def _account_credentials(
         for earlier in state.active_grants(user_id=owner.id, client_id=app.client_id):
             state.end_grant(earlier)
     grant = Grant(new_token(), app.client_id, owner.id, app.scopes, None, None)
-    state.grants[grant.id] = grant
+    state.add_grant(grant)
     return "ok", _issue(request, sandbox, grant, now, with_refresh=False)
 
 

@@ -1,4 +1,8 @@
-"""Everything the sandbox remembers: users, codes, grants, tokens, meetings and counters."""
+"""Everything the sandbox remembers: users, codes, grants, tokens, meetings and counters.
+
+Every change to what a restart must keep goes through a method here, which notes the changed
+record in `changes`; a `SandboxStore` (store.py) writes exactly those records.
+"""
 
 import secrets
 from collections import Counter, defaultdict
@@ -98,6 +102,8 @@ class SandboxState:
     meetings: dict[int, Meeting] = field(default_factory=dict)
     daily_writes: Counter[tuple[str, date]] = field(default_factory=Counter)
     stats: Stats = field(default_factory=Stats)
+    # (kind, key) of each record changed since the last save; stats are not kept.
+    changes: set[tuple[str, Any]] = field(default_factory=set)
 
     def user(self, email: str, *, account_id: str, now: datetime) -> ZoomUser:
         """Return the Zoom user with this email, creating it on first sign-in."""
@@ -111,17 +117,59 @@ class SandboxState:
                 pmi=secrets.randbelow(9_000_000_000) + 1_000_000_000,
                 created_at=now,
             )
-            self.users_by_email[key] = found
-            self.users_by_id[found.id] = found
+            self.add_user(found)
         return found
+
+    def add_user(self, user: ZoomUser) -> None:
+        self.users_by_email[user.email] = user
+        self.users_by_id[user.id] = user
+        self.changes.add(("user", user.id))
+
+    def add_code(self, code: AuthorizationCode) -> None:
+        self.codes[code.code] = code
+        self.changes.add(("code", code.code))
+
+    def use_code(self, code: AuthorizationCode) -> None:
+        code.used = True
+        self.changes.add(("code", code.code))
+
+    def add_grant(self, grant: Grant) -> None:
+        self.grants[grant.id] = grant
+        if grant.refresh_token is not None and grant.active:
+            self.grant_by_refresh_token[grant.refresh_token] = grant.id
+        self.changes.add(("grant", grant.id))
+
+    def add_access_token(self, token: AccessToken) -> None:
+        self.access_tokens[token.token] = token
+        grant = self.grants.get(token.grant_id)
+        if grant is not None:
+            grant.access_tokens.add(token.token)
+        self.changes.add(("token", token.token))
+
+    def add_meeting(self, meeting: Meeting) -> None:
+        self.meetings[meeting.id] = meeting
+        self.changes.add(("meeting", meeting.id))
+
+    def meeting_changed(self, meeting: Meeting) -> None:
+        self.changes.add(("meeting", meeting.id))
+
+    def delete_meeting(self, meeting: Meeting) -> None:
+        del self.meetings[meeting.id]
+        self.changes.add(("meeting", meeting.id))
+
+    def count_write(self, key: tuple[str, date]) -> None:
+        self.daily_writes[key] += 1
+        self.changes.add(("daily", key))
 
     def end_grant(self, grant: Grant) -> None:
         """Make a grant's refresh token and every access token it issued stop working."""
         grant.active = False
+        self.changes.add(("grant", grant.id))
         if grant.refresh_token is not None:
             self.grant_by_refresh_token.pop(grant.refresh_token, None)
         for token in grant.access_tokens:
             self.access_tokens.pop(token, None)
+            self.changes.add(("token", token))
         grant.access_tokens.clear()
 
     def active_grants(self, *, user_id: str, client_id: str | None = None) -> list[Grant]:
@@ -133,8 +181,7 @@ class SandboxState:
 
     def issue_access_token(self, grant: Grant, expires_at: datetime) -> str:
         token = new_token()
-        self.access_tokens[token] = AccessToken(token, grant.id, expires_at)
-        grant.access_tokens.add(token)
+        self.add_access_token(AccessToken(token, grant.id, expires_at))
         return token
 
     def rotate_refresh_token(self, grant: Grant, expires_at: datetime) -> str:
@@ -143,6 +190,7 @@ class SandboxState:
         grant.refresh_token = new_token()
         grant.refresh_expires_at = expires_at
         self.grant_by_refresh_token[grant.refresh_token] = grant.id
+        self.changes.add(("grant", grant.id))
         return grant.refresh_token
 
     def live_meetings(self) -> int:
