@@ -25,6 +25,7 @@ from specialistly.web import account as account_pages
 from specialistly.web import booking_admin, error_pages, reschedule_pages, schedule_pages
 from specialistly.web import dashboard as dashboard_pages
 from specialistly.web import manage as manage_pages
+from specialistly.web import password_reset as password_reset_pages
 from specialistly.web import public as public_pages
 from specialistly.web.pages import STATIC
 from specialistly.zoom.transport import RetryPolicy
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(public_pages.router)
     app.include_router(manage_pages.router)
     app.include_router(account_pages.router)
+    app.include_router(password_reset_pages.router)
     app.include_router(dashboard_pages.router)
     app.include_router(schedule_pages.router)
     app.include_router(booking_admin.router)

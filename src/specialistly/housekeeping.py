@@ -19,7 +19,12 @@ from specialistly.clock import Clock
 from specialistly.connections.models import OAuthState, RefreshEvent
 from specialistly.db import Database
 from specialistly.notifications.models import OutboxEmail, OutboxStatus
-from specialistly.specialists.models import LoginThrottle, SignInSession, SignInThrottle
+from specialistly.specialists.models import (
+    LoginThrottle,
+    PasswordReset,
+    SignInSession,
+    SignInThrottle,
+)
 from specialistly.specialists.throttle import FORGET_AFTER
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,12 @@ RULES: tuple[Rule, ...] = (
         "sign_in_sessions", SignInSession.token_digest, lambda now: SignInSession.expires_at < now
     ),
     Rule("oauth_states", OAuthState.state_digest, lambda now: OAuthState.expires_at < now),
+    Rule(
+        "password_resets",
+        PasswordReset.token_digest,
+        # A used or expired link answers as one that never was: nothing to keep it for.
+        lambda now: or_(PasswordReset.expires_at < now, PasswordReset.used_at.is_not(None)),
+    ),
     Rule(
         "idempotency_keys",
         IdempotencyKey.key,

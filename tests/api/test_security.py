@@ -168,6 +168,8 @@ async def test_the_authorization_matrix_over_every_endpoint(h: Harness) -> None:
         ("POST", "/api/v1/specialists"),
         ("POST", "/api/v1/auth/login"),
         ("POST", "/api/v1/auth/logout"),
+        ("POST", "/api/v1/auth/password-reset"),
+        ("POST", "/api/v1/auth/password-reset/confirm"),
         ("POST", "/api/v1/bookings"),
         ("GET", "/api/zoom/oauth/user-callback"),
         ("GET", "/healthz"),

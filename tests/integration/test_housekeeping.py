@@ -140,3 +140,24 @@ async def test_a_backlog_goes_in_batches(h: Harness) -> None:
     report = await run_housekeeping(h.ctx.db, h.ctx.clock, batch=100, rules=tuple(sessions))
     assert report.purged == {"sign_in_sessions": 1234}
     assert await _count(h, "sign_in_sessions") == 1  # the specialist's own live session
+
+
+async def test_used_and_expired_password_reset_links_go(h: Harness) -> None:
+    specialist = await _specialist(h)
+    now = h.ctx.clock.now()
+    for digest, expires, used in (
+        ("expired", now - timedelta(seconds=1), None),
+        ("used", now + timedelta(minutes=30), now - timedelta(minutes=1)),
+        ("live", now + timedelta(minutes=30), None),
+    ):
+        await h.raw_write(
+            "INSERT INTO password_resets (token_digest, specialist_id, created_at, expires_at, "
+            "used_at) VALUES (:d, :s, :c, :e, :u)",
+            d=digest,
+            s=specialist,
+            c=now - timedelta(minutes=30),
+            e=expires,
+            u=used,
+        )
+    assert (await _purge(h))["password_resets"] == 2
+    assert await h.raw("SELECT token_digest FROM password_resets") == [("live",)]

@@ -77,3 +77,20 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PasswordReset(Base):
+    """An emailed password-reset link: the email holds a random token, the row only its digest.
+
+    It works once (`used_at`) and until `expires_at`; using one uses all of its specialist's.
+    """
+
+    __tablename__ = "password_resets"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    specialist_id: Mapped[int] = mapped_column(
+        ForeignKey("specialists.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

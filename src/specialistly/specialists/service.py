@@ -32,6 +32,18 @@ async def change_profile(
     return found
 
 
+async def change_password(
+    session: AsyncSession, specialist_id: int, password_hash: str
+) -> Specialist:
+    """Set the specialist's password (already hashed)."""
+    found = await session.get(Specialist, specialist_id, with_for_update=True)
+    if found is None:
+        raise LookupError(specialist_id)
+    found.password_hash = password_hash
+    await session.flush()
+    return found
+
+
 async def start_session(session: AsyncSession, specialist_id: int, now: datetime) -> str:
     """Create a sign-in session and return the cookie value (only its digest is stored)."""
     token = secrets.token_urlsafe(32)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from specialistly.deps import API_ERRORS, SESSION_COOKIE, Ctx, CurrentSpecialist, client_address
-from specialistly.specialists import accounts, service
+from specialistly.specialists import accounts, password_resets, service
 from specialistly.specialists.models import Specialist
 from specialistly.text import Text
 
@@ -35,6 +35,19 @@ class SignUp(BaseModel):
 class Login(BaseModel):
     email: Text = Field(max_length=320)
     password: Text = Field(max_length=256)
+
+
+class PasswordResetAsk(BaseModel):
+    email: Text = Field(max_length=320)
+
+
+class PasswordResetConfirm(BaseModel):
+    token: Text = Field(min_length=1, max_length=200)
+    password: Text = Field(min_length=8, max_length=256)
+
+
+class Accepted(BaseModel):
+    detail: str
 
 
 class ProfileChange(BaseModel):
@@ -150,6 +163,58 @@ async def log_out(request: Request, ctx: Ctx) -> Response:
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+RESET_ASKED = (
+    "If an account uses this email address, a link to set a new password is on its way. "
+    "It works once, within an hour."
+)
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    responses={
+        429: {
+            "description": "Asked too often for this address or from this client; see Retry-After"
+        }
+    },
+)
+async def ask_password_reset(body: PasswordResetAsk, request: Request, ctx: Ctx) -> Accepted:
+    """Email a single-use link to set a new password; the answer is the same for every address."""
+    try:
+        await password_resets.request_reset(
+            ctx.db,
+            ctx.notifier,
+            email=body.email,
+            address=client_address(request),
+            now=ctx.clock.now(),
+        )
+    except password_resets.TooManyAttempts as wait:
+        raise HTTPException(
+            429,
+            "Too many reset requests. Try again later.",
+            headers={"Retry-After": str(wait.retry_after)},
+        ) from None
+    return Accepted(detail=RESET_ASKED)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    responses={410: {"description": "The link is unknown, used already or expired"}},
+)
+async def confirm_password_reset(body: PasswordResetConfirm, ctx: Ctx) -> Response:
+    """Set a new password with the emailed token (once); every session is signed out."""
+    try:
+        await password_resets.reset(
+            ctx.db, token=body.token, password=body.password, now=ctx.clock.now()
+        )
+    except password_resets.ResetLinkInvalid:
+        raise HTTPException(
+            410, "This reset link was used already or has expired. Ask for a new one."
+        ) from None
+    return Response(status_code=204)
 
 
 @router.get("/me", responses={401: {"description": "Not signed in"}})
