@@ -24,6 +24,7 @@ from specialistly.specialists import views as specialist_views
 from specialistly.web import account as account_pages
 from specialistly.web import booking_admin, error_pages, reschedule_pages, schedule_pages
 from specialistly.web import dashboard as dashboard_pages
+from specialistly.web import mailbox as mailbox_pages
 from specialistly.web import manage as manage_pages
 from specialistly.web import password_reset as password_reset_pages
 from specialistly.web import public as public_pages
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(manage_pages.router)
     app.include_router(account_pages.router)
     app.include_router(password_reset_pages.router)
+    app.include_router(mailbox_pages.router)
     app.include_router(dashboard_pages.router)
     app.include_router(schedule_pages.router)
     app.include_router(booking_admin.router)
