@@ -56,6 +56,8 @@ def create_app(
         finally:
             await scheduler.stop()
             await ctx.close()
+            if sandbox is not None:
+                sandbox.sandbox.close()
 
     app = FastAPI(
         title="Specialistly",

@@ -52,6 +52,13 @@ class Sandbox:
         if self.store is not None:
             self.store.wipe()
 
+    def close(self) -> None:
+        """Save and close the state file, if any (the sandbox keeps working in memory)."""
+        if self.store is not None:
+            self.persist()
+            self.store.close()
+            self.store = None
+
     def persist(self) -> None:
         """Save what changed, when this sandbox keeps its state in a file."""
         if self.store is not None:

@@ -1,18 +1,24 @@
 """`specialistly serve` in sandbox mode keeps the sandbox's state under VAR_DIR: after a
 restart, join links already sent still open their meetings and the specialist stays connected."""
 
+import os
+import signal
 import subprocess
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.servers import BIN, ROOT, clean_env, free_port, serving
 
 PASSWORD = "correct horse battery"
 
 
-def _serve(tmp_path: Path, env: dict[str, str], base: str, name: str) -> object:
+def _serve(
+    tmp_path: Path, env: dict[str, str], base: str, name: str
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
     return serving(
         [str(BIN / "specialistly"), "serve"],
         env=env,
@@ -43,7 +49,10 @@ def _book(browser: httpx.Client, hours_ahead: int) -> dict[str, object]:
     return meeting
 
 
-def test_a_restart_keeps_join_links_and_the_zoom_connection(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+def test_a_restart_keeps_join_links_and_the_zoom_connection(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = clean_env(PORT=str(port), VAR_DIR=str(tmp_path / "var"), MEETING_FALLBACK="none")
@@ -55,7 +64,7 @@ def test_a_restart_keeps_join_links_and_the_zoom_connection(tmp_path: Path) -> N
         timeout=60,
         capture_output=True,
     )
-    with _serve(tmp_path, env, base, "first"), httpx.Client(base_url=base) as browser:  # type: ignore[attr-defined]
+    with _serve(tmp_path, env, base, "first") as first, httpx.Client(base_url=base) as browser:
         body = {
             "name": "Dana Specialist",
             "email": "dana@example.com",
@@ -75,9 +84,11 @@ def test_a_restart_keeps_join_links_and_the_zoom_connection(tmp_path: Path) -> N
         assert before["status"] == "created"
         join_url = str(before["join_url"])
         assert httpx.get(join_url).status_code == 200
+        os.killpg(first.pid, stop)
+        first.wait(timeout=15)
 
     assert (tmp_path / "var" / "zoom-sandbox.db").exists()
-    with _serve(tmp_path, env, base, "second"), httpx.Client(base_url=base) as browser:  # type: ignore[attr-defined]
+    with _serve(tmp_path, env, base, "second"), httpx.Client(base_url=base) as browser:
         page = httpx.get(join_url)
         assert page.status_code == 200
         assert "does not exist" not in page.text
