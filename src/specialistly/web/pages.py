@@ -37,7 +37,7 @@ def zone_or(name: str | None, default: str) -> str:
 def local(moment: datetime, zone: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:
     """`moment` in `zone`; `%H:%M` in `fmt` becomes the visitor's 12- or 24-hour clock."""
     shown = moment.astimezone(ZoneInfo(zone))
-    return shown.strftime(fmt.replace("%H:%M", "\x00")).replace("\x00", clock(shown))
+    return clock(shown).join(shown.strftime(part) for part in fmt.split("%H:%M"))
 
 
 def local_span(start: datetime, end: datetime, zone: str, day_fmt: str = "%a %d %b %Y") -> str:

@@ -23,7 +23,7 @@ def profile_context(me: Specialist, now: datetime, problem: Sent | None) -> dict
     )
     zone = values.get("timezone") or me.timezone
     return {
-        "values": values,
+        "sent": values,
         "errors": problem.errors if mine and problem is not None else {},
         "zone": zone,
         "zones": zones.regions(now, zone if zones.is_canonical(zone) else me.timezone),
