@@ -10,10 +10,12 @@ from datetime import datetime
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 TWELVE_HOUR: ContextVar[bool] = ContextVar("twelve_hour", default=False)
-# Languages and language-regions whose everyday clock is 12-hour (as CLDR's preferred formats).
+# Where the everyday clock is 12-hour (CLDR's preferred formats): these languages wherever
+# they are written, and these language-regions (English in Britain writes 24-hour).
+TWELVE_HOUR_LANGUAGES = {"hi", "bn", "ur", "ar", "ko", "fil", "tl", "el", "ta", "te"}
 TWELVE_HOUR_LOCALES = {
     "en", "en-us", "en-ca", "en-au", "en-nz", "en-in", "en-ph", "en-pk", "es-us", "es-mx",
-    "es-co", "hi", "bn", "ur", "ar", "ko", "fil", "tl", "zh-tw", "zh-hk", "el", "ta", "te",
+    "es-co", "zh-tw", "zh-hk",
 }  # fmt: skip
 
 
@@ -22,9 +24,9 @@ def prefers_12_hour(accept_language: str) -> bool:
     first = accept_language.split(",", 1)[0].split(";", 1)[0].strip().lower().replace("_", "-")
     if not first or first == "*":
         return False
-    if first in TWELVE_HOUR_LOCALES:
-        return True
     parts = first.split("-")
+    if first in TWELVE_HOUR_LOCALES or parts[0] in TWELVE_HOUR_LANGUAGES:
+        return True
     return len(parts) > 1 and f"{parts[0]}-{parts[-1]}" in TWELVE_HOUR_LOCALES
 
 

@@ -219,8 +219,10 @@ def customer_errors(form: dict[str, str]) -> tuple[dict[str, str], str]:
     """Check the name and email fields; answer the errors and the normalized email."""
     errors: dict[str, str] = {}
     name = form.get("customer_name", "")
-    if not name or len(name) > 200:
-        errors["customer_name"] = "Enter your name (up to 200 characters)."
+    if not name:
+        errors["customer_name"] = "Enter your name."
+    elif len(name) > 200:
+        errors["customer_name"] = "Your name is too long: use at most 200 characters."
     email = form.get("customer_email", "")
     try:
         email = str(EMAIL.validate_python(email)) if len(email) <= 320 else ""
