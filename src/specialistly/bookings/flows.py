@@ -165,15 +165,10 @@ class Bookings:
                 raise EventTypeNotFound(event_type_id)
             specialist = await session.get(Specialist, kind.specialist_id)
             assert specialist is not None  # the foreign key guarantees it
-            offered = await scheduling.times(
-                session,
-                specialist,
-                kind,
-                now=self.clock.now(),
-                range_start=start_time,
-                range_end=start_time + timedelta(minutes=1),
+            offered = await scheduling.offers(
+                session, specialist, kind, start_time, now=self.clock.now()
             )
-        if start_time not in offered:
+        if not offered:
             raise NotBookable("that time is not bookable: choose one of the times offered")
         insert = partial(self._insert_at, kind, start_time, customer, idempotency_key, digest)
         return await self._confirm(insert, idempotency_key, digest)

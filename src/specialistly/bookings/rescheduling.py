@@ -116,16 +116,10 @@ class Rescheduler:
             raise NotBookable("this kind of consultation is no longer offered")
         specialist = await session.get(Specialist, booking.specialist_id)
         assert specialist is not None  # the foreign key guarantees it
-        offered = await scheduling.times(
-            session,
-            specialist,
-            kind,
-            now=self.clock.now(),
-            range_start=start,
-            range_end=start + timedelta(minutes=1),
-            ignore_booking_id=booking.id,
-        )
-        if start not in offered:
+        now = self.clock.now()
+        if not await scheduling.offers(
+            session, specialist, kind, start, now=now, ignore_booking_id=booking.id
+        ):
             raise NotBookable("that time is not bookable: choose one of the times offered")
 
     def _move(

@@ -234,6 +234,28 @@ async def times(
     return bookable_times(availability, rules, busy, now=now, range_start=lo, range_end=hi)
 
 
+async def offers(
+    session: AsyncSession,
+    specialist: Specialist,
+    kind: EventType,
+    start: datetime,
+    *,
+    now: datetime,
+    ignore_booking_id: int | None = None,
+) -> bool:
+    """Whether `start` is one of the event type's bookable times now."""
+    offered = await times(
+        session,
+        specialist,
+        kind,
+        now=now,
+        range_start=start,
+        range_end=start + timedelta(minutes=1),
+        ignore_booking_id=ignore_booking_id,
+    )
+    return start in offered
+
+
 async def _busy(
     session: AsyncSession,
     specialist_id: int,
