@@ -254,3 +254,9 @@ async def harness(
     finally:
         await zoom.aclose()
         await ctx.close()
+
+
+async def landed(browser: httpx.AsyncClient, answer: httpx.Response) -> httpx.Response:
+    """The page a form's 303 leads to (post/redirect/get, errors included)."""
+    assert answer.status_code == 303, answer.text
+    return await browser.get(answer.headers["location"])

@@ -22,12 +22,19 @@ from specialistly.scheduling import views as scheduling_views
 from specialistly.specialists import slot_views
 from specialistly.specialists import views as specialist_views
 from specialistly.web import account as account_pages
-from specialistly.web import booking_admin, error_pages, reschedule_pages, schedule_pages
+from specialistly.web import (
+    booking_admin,
+    error_pages,
+    profile,
+    reschedule_pages,
+    schedule_pages,
+)
 from specialistly.web import dashboard as dashboard_pages
 from specialistly.web import mailbox as mailbox_pages
 from specialistly.web import manage as manage_pages
 from specialistly.web import password_reset as password_reset_pages
 from specialistly.web import public as public_pages
+from specialistly.web.clock_style import ClockStyle
 from specialistly.web.pages import STATIC
 from specialistly.zoom.transport import RetryPolicy
 from zoom_sandbox import SandboxApp, SandboxTransport
@@ -96,7 +103,9 @@ def create_app(
     app.include_router(schedule_pages.router)
     app.include_router(booking_admin.router)
     app.include_router(reschedule_pages.router)
+    app.include_router(profile.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(ClockStyle)
     app.add_middleware(RequestIds)
     instrument_http(app)
     return app

@@ -81,6 +81,7 @@ def build_context(
     )
     api = ZoomApi(zoom_http, api_base_url=settings.zoom_api_base_url, retry=retry)
     notifier = Notifier(clock=clock, base_url=settings.base_url, cipher=cipher)
+    platform = PlatformZoom(_server_to_server(settings, zoom_http, retry), clock)
     connections = Connections(
         db=db,
         oauth=oauth,
@@ -90,8 +91,8 @@ def build_context(
         notifier=notifier,
         leeway=timedelta(seconds=settings.zoom_refresh_leeway_seconds),
         lease_for=refresh_lease(retry, settings.zoom_http_timeout_seconds),
+        platform_fallback=settings.fallback == "platform" and platform.configured,
     )
-    platform = PlatformZoom(_server_to_server(settings, zoom_http, retry), clock)
     maker = MeetingMaker(
         db=db,
         connections=connections,

@@ -208,6 +208,8 @@ class RequestIds:
             else secrets.token_hex(8)
         )
         token = request_id.set(rid)
+        # Kept on the request too: the error page for a crash runs after this middleware ends.
+        scope.setdefault("state", {})["request_id"] = rid
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -13,7 +13,8 @@ PASSWORD = "correct horse battery"
 
 
 def open_page(chromium: Browser, watched: Watched) -> Page:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    # en-GB: a 24-hour clock, as the times these tests type and look for.
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = context.new_page()
     watched.watch(page)
     return page

@@ -18,7 +18,9 @@ SIZES = pytest.mark.parametrize("size", [MOBILE, DESKTOP], ids=["390px", "deskto
 def browser_page(
     chromium: Browser, watched: Watched, size: dict[str, int], zone: str = "Europe/Berlin"
 ) -> Page:
-    context = chromium.new_context(viewport=size, timezone_id=zone, accept_downloads=True)
+    context = chromium.new_context(
+        viewport=size, timezone_id=zone, accept_downloads=True, locale="en-GB"
+    )
     page = context.new_page()
     watched.watch(page)
     return page
@@ -226,9 +228,10 @@ def test_a_customer_reschedules_then_cancels_from_the_confirmation_page(
     assert "SEQUENCE:0" not in ics  # the moved event is a newer version of the same UID
     assert f"DTSTART:{at(day, 10, 30).astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}" in ics
 
+    customer.locator("summary", has_text="Cancel this booking").click()
     customer.get_by_label(re.compile("^Reason")).fill("Something came up at work")
-    customer.get_by_role("button", name="Cancel this booking").click()
-    expect(customer.get_by_role("status")).to_contain_text("This booking is cancelled")
+    customer.get_by_role("button", name="Yes, cancel this booking").click()
+    expect(customer.get_by_role("status")).to_contain_text("Your booking is cancelled")
     expect(customer.get_by_role("status")).to_contain_text("Something came up at work")
     expect(customer.get_by_role("link", name="Reschedule")).to_have_count(0)
     shoot(customer, f"cancelled-by-customer-{size['width']}")

@@ -20,6 +20,7 @@ from specialistly.connections.access import RECONNECT_PATH, v2
 from specialistly.connections.errors import ConnectFailed
 from specialistly.connections.models import ConnectionStatus, OAuthState, ZoomConnection
 from specialistly.db import Database
+from specialistly.notifications import service as notices
 from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher, digest
 from specialistly.zoom.api import ZoomApi, ZoomUser
@@ -29,6 +30,8 @@ from specialistly.zoom.oauth import TokenGrant, ZoomOAuth, s256_challenge
 log = logging.getLogger("specialistly.zoom_tokens")
 
 STATE_LIFETIME = timedelta(minutes=10)
+# Notices that Zoom cannot be used: a successful connect resolves them.
+INCIDENTS = ("zoom_reconnect_needed", "zoom_disconnected", "zoom_deauthorized")
 # The scopes a connection needs: create meetings, move them when a booking is rescheduled, and
 # read the user (granular or classic names; the classic `meeting:write` covers both writes).
 REQUIRED_SCOPES = {
@@ -48,6 +51,7 @@ class Connecting:
     clock: Clock
     notifier: Notifier
     _locks: defaultdict[int, asyncio.Lock]
+    platform_fallback: bool
     on_connected: list[Callable[[int], Awaitable[None]]]
 
     async def start_connect(self, specialist_id: int) -> str:
@@ -114,6 +118,7 @@ class Connecting:
             connection.connected_at = now
             service.store_grant(connection, grant, self.cipher, now)
             await service.record_refresh(session, specialist_id, "connected", None, now)
+            await notices.resolve(session, specialist_id, INCIDENTS)
 
     async def _exchange(self, code: str, verifier: str) -> TokenGrant:
         try:
@@ -126,6 +131,15 @@ class Connecting:
     @staticmethod
     def _missing_scopes(grant: TokenGrant) -> set[str]:
         return {need for need, names in REQUIRED_SCOPES.items() if not names & grant.scopes}
+
+    def meanwhile(self) -> str:
+        """What happens to new bookings until Zoom is connected again."""
+        if self.platform_fallback:
+            return (
+                "New bookings get their Zoom links from Specialistly's own Zoom account "
+                "until you connect Zoom again."
+            )
+        return "New bookings wait for their Zoom links until you connect Zoom again."
 
     async def _take_over_zoom_user(
         self, session: AsyncSession, zoom_user_id: str, specialist_id: int
@@ -166,8 +180,7 @@ class Connecting:
                         session,
                         specialist_id=specialist_id,
                         kind="zoom_disconnected",
-                        message="Zoom is disconnected. New bookings will not get Zoom links "
-                        "until you connect Zoom again.",
+                        message="Zoom is disconnected. " + self.meanwhile(),
                     )
             if stored is not None:
                 await self._revoke_quietly(self.cipher.decrypt(stored))
@@ -205,7 +218,7 @@ class Connecting:
                     specialist_id=connection.specialist_id,
                     kind="zoom_deauthorized",
                     message="The Specialistly app was removed from your Zoom account, so Zoom "
-                    "is disconnected. Connect Zoom again to give new bookings Zoom links.",
+                    "is disconnected. " + self.meanwhile(),
                     link_path=RECONNECT_PATH,
                 )
                 ended += 1

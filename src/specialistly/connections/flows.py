@@ -83,8 +83,12 @@ class Connections(Connecting):
         notifier: Notifier,
         leeway: timedelta = REFRESH_LEEWAY,
         lease_for: timedelta = REFRESH_LEASE,
+        platform_fallback: bool = False,
     ) -> None:
         self.db, self.oauth, self.api, self.cipher = db, oauth, api, cipher
+        # Whether bookings get the platform's Zoom while the specialist's cannot be used:
+        # what the notices say happens meanwhile.
+        self.platform_fallback = platform_fallback
         self.leeway, self.lease_for = leeway, lease_for
         self.clock, self.notifier = clock, notifier
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -443,9 +447,12 @@ class Connections(Connecting):
         """Tell the specialist once per incident, in the app and by email, with the link."""
         specialist = await session.get(Specialist, specialist_id)
         link = self.notifier.link(RECONNECT_PATH)
-        message = (
-            "Zoom has ended Specialistly's access to your Zoom account, so new bookings "
-            "cannot get Zoom links until you reconnect. Your bookings are kept."
+        message = "Zoom has ended Specialistly's access to your Zoom account. " + (
+            "Until you reconnect, new bookings get their Zoom links from Specialistly's own "
+            "Zoom account. Your bookings are kept."
+            if self.platform_fallback
+            else "New bookings are confirmed but wait for their Zoom links until you "
+            "reconnect. Your bookings are kept."
         )
         email = None
         if specialist is not None:

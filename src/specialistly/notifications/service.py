@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -121,3 +121,16 @@ async def mark_read(session: AsyncSession, specialist_id: int, notification_id: 
         return False
     found.read = True
     return True
+
+
+async def resolve(session: AsyncSession, specialist_id: int, kinds: Iterable[str]) -> None:
+    """Mark the specialist's unread notices of these kinds read: what they warned of is over."""
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.specialist_id == specialist_id,
+            Notification.kind.in_(list(kinds)),
+            Notification.read.is_(False),
+        )
+        .values(read=True)
+    )

@@ -16,6 +16,25 @@ class SlotRejected(Exception):
     """A slot cannot be created or changed; the message says why."""
 
 
+class SlotInPast(SlotRejected):
+    """A slot must start in the future."""
+
+
+class SlotTooFarAhead(SlotRejected):
+    """A slot starts at most FURTHEST_AHEAD from now."""
+
+
+class SlotOverlaps(SlotRejected):
+    """The specialist has another slot at that time: `other`."""
+
+    def __init__(self, other: Slot) -> None:
+        super().__init__(
+            f"overlaps slot {other.id} ({other.start_time.isoformat()}, "
+            f"{other.duration_minutes} minutes)"
+        )
+        self.other_start, self.other_end = other.start_time, other.end_time
+
+
 class SlotBooked(Exception):
     """A booked slot cannot be deleted."""
 
@@ -25,9 +44,9 @@ async def create(
 ) -> Slot:
     """Add a slot in the future that overlaps none of the specialist's others."""
     if start <= now:
-        raise SlotRejected("start_time must be in the future")
+        raise SlotInPast("start_time must be in the future")
     if start > now + FURTHEST_AHEAD:
-        raise SlotRejected("start_time is too far ahead: at most two years from now")
+        raise SlotTooFarAhead("start_time is too far ahead: at most two years from now")
     # Serialise slot changes per specialist so two requests cannot both pass the check.
     await session.execute(
         select(Specialist.id).where(Specialist.id == specialist_id).with_for_update()
@@ -43,10 +62,7 @@ async def create(
     )
     for other in nearby:
         if other.start_time < end and start < other.end_time:
-            raise SlotRejected(
-                f"overlaps slot {other.id} ({other.start_time.isoformat()}, "
-                f"{other.duration_minutes} minutes)"
-            )
+            raise SlotOverlaps(other)
     slot = Slot(
         specialist_id=specialist_id, start_time=start, duration_minutes=minutes, created_at=now
     )

@@ -9,7 +9,7 @@ from specialistly.bookings.flows import BookingNotFound
 from specialistly.bookings.models import Booking
 from specialistly.deps import Ctx, MaybeSpecialist
 from specialistly.specialists.models import Specialist
-from specialistly.web.dashboard import Problem, page, to_login
+from specialistly.web.dashboard import Problem, back_with, to_login
 from specialistly.web.manage import REASON_LIMIT
 from specialistly.web.pages import form_data
 
@@ -35,7 +35,9 @@ async def cancel_booking(
     try:
         await own_booking(ctx, me, booking_id)
     except BookingNotFound:
-        return await page(request, ctx, me, Problem("bookings", {"form": "No such booking."}))
+        return back_with(
+            request, Problem("bookings", {"form": "No such booking."}), "bookings-card"
+        )
     reason = form.get("reason", "")[:REASON_LIMIT] or None
     await ctx.bookings.cancel(booking_id, reason=reason, by_specialist=True)
     return RedirectResponse("/dashboard?done=booking-cancelled#bookings-card", status_code=303)

@@ -1,10 +1,10 @@
 """The specialist's dashboard: Zoom and its token health, times, bookings, notifications."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,15 +15,18 @@ from specialistly.notifications import service as notifications
 from specialistly.scheduling import service as scheduling
 from specialistly.specialists import slots
 from specialistly.specialists.models import Specialist
+from specialistly.web import flash
 from specialistly.web.dashboard_reads import booking_lists, event_type_rows, hours_context
-from specialistly.web.pages import form_data, local, render
+from specialistly.web.pages import form_data, local, local_span, render
+from specialistly.web.profile_reads import profile_context
+from specialistly.web.wall_time import NoSuchTime, wall_time
 
 router = APIRouter(include_in_schema=False)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 CONNECT_ERRORS = {
-    "access_denied": "You chose Deny on Zoom's page, so Zoom is not connected. Connect again "
-    "whenever you are ready.",
+    "access_denied": "You chose Deny on Zoom's page, so Specialistly got no access. Connect "
+    "again whenever you are ready.",
     "invalid_state": "That Zoom sign-in link was not valid any more: it was used already or "
     "started in another sign-in. Start again with Connect Zoom.",
     "expired_state": "The Zoom sign-in took longer than 10 minutes. Start again with Connect Zoom.",
@@ -49,6 +52,10 @@ DONE = {
     "date-removed": "That date follows your weekly hours again.",
     "booking-cancelled": "The booking is cancelled; the customer is told.",
     "booking-moved": "The booking is moved; the customer is told and the Zoom link stays.",
+    "slot-added": "The time is added: customers can book it now.",
+    "slot-deleted": "The time is deleted.",
+    "profile-saved": "Your profile is saved.",
+    "note-dismissed": "The notification is dismissed.",
 }
 EVENT_LABELS = {
     "connected": "connected",
@@ -67,21 +74,34 @@ def _scopes_in_words(missing: str | None) -> str:
     return "; ".join(named) or "a meeting or user scope"
 
 
-def _flash(zoom: str | None, reason: str | None, missing: str | None) -> dict[str, str] | None:
-    if zoom == "connected":
+def meanwhile(ctx: Ctx) -> str:
+    """What happens to new bookings while the specialist's Zoom cannot be used."""
+    return ctx.connections.meanwhile()
+
+
+def _flash(q: Mapping[str, str], zoom: dict[str, Any]) -> dict[str, str] | None:
+    """What the Zoom callback's answer means, said as things stand now."""
+    status = zoom["status"]
+    if q.get("zoom") == "connected" and status == "connected":
         return {
             "tone": "good",
             "title": "Zoom is connected.",
             "text": " Every booking now gets a Zoom link at once.",
         }
-    if zoom == "error":
-        text = CONNECT_ERRORS.get(reason or "", "Zoom could not be connected. Try again.")
-        return {
-            "tone": "bad",
-            "title": "Zoom is not connected.",
-            "text": " " + text.format(missing=_scopes_in_words(missing)),
-        }
-    return None
+    if q.get("zoom") != "error":
+        return None
+    reason = q.get("reason") or ""
+    text = CONNECT_ERRORS.get(reason, "Zoom could not be connected. Try again.")
+    text = text.format(missing=_scopes_in_words(q.get("missing")))
+    if status == "connected":
+        if reason == "access_denied":
+            text = "You chose Deny on Zoom's page, so nothing changed."
+        title = f"Zoom is still connected as {zoom['email']}."
+    elif status == "needs_reconnect":
+        title = "Zoom still needs reconnecting."
+    else:
+        title = "Zoom is not connected."
+    return {"tone": "bad", "title": title, "text": " " + text}
 
 
 async def _zoom_card(ctx: Ctx, specialist: Specialist) -> dict[str, Any]:
@@ -130,7 +150,7 @@ def _plain_reason(last_error: str | None) -> str:
 
 
 def _slot_label(start: datetime, minutes: int, zone: str) -> str:
-    return f"{local(start, zone)} · {minutes} min"
+    return local_span(start, start + timedelta(minutes=minutes), zone)
 
 
 @dataclass
@@ -142,11 +162,17 @@ class Problem:
     values: dict[str, str] = field(default_factory=dict)
 
 
-async def page(
-    request: Request, ctx: Ctx, me: Specialist, problem: Problem | None = None
-) -> Response:
-    """The dashboard; with `problem`, that form shown again with its errors beside its fields."""
+def back_with(request: Request, problem: Problem, anchor: str) -> Response:
+    """Back to the dashboard (post/redirect/get), showing `problem` at the form's card."""
+    kept = flash.Kept(problem.form, problem.errors, problem.values)
+    return flash.redirect(request, f"/dashboard#{anchor}", "/dashboard", kept)
+
+
+async def page(request: Request, ctx: Ctx, me: Specialist) -> Response:
+    """The dashboard; a form sent back with errors shows them beside its fields."""
     q = request.query_params
+    kept = flash.take(request)
+    problem = Problem(kept.form, kept.errors, kept.values) if kept else None
     now, zone = ctx.clock.now(), me.timezone
     async with ctx.db.reading() as session:
         found = await slots.upcoming(session, me.id, now, available_only=False)
@@ -154,10 +180,13 @@ async def page(
         lists = await booking_lists(ctx, session, me, {k.id: k.name for k in kinds})
         hours = await hours_context(session, me, now)
         notes = await notifications.list_for(session, me.id)
+    zoom = await _zoom_card(ctx, me)
     context = {
-        "flash": _flash(q.get("zoom"), q.get("reason"), q.get("missing")),
-        "done": DONE.get(q.get("done") or ""),
-        "zoom": await _zoom_card(ctx, me),
+        "flash": _flash(q, zoom),
+        "done": DONE.get(q.get("done") or "") or _disconnected(q.get("done"), ctx),
+        "zoom": zoom,
+        "meanwhile": meanwhile(ctx),
+        "platform_fallback": ctx.connections.platform_fallback,
         "slots": [
             ({"id": s.id, "label": _slot_label(s.start_time, s.duration_minutes, zone)}, free)
             for s, free in found
@@ -166,10 +195,19 @@ async def page(
         "past": lists.past,
         "kinds": event_type_rows(kinds),
         "hours": hours,
-        "notes": [{"when": local(n.created_at, zone), "message": n.message} for n in notes[:10]],
+        "notes": [
+            {"id": n.id, "when": local(n.created_at, zone), "message": n.message}
+            for n in notes
+            if not n.read
+        ][:10],
         "problem": problem or Problem("", {}),
+        "profile": profile_context(me, ctx.clock.now(), problem),
     }
     return render(request, ctx, "dashboard.html", context, me=me)
+
+
+def _disconnected(done: str | None, ctx: Ctx) -> str | None:
+    return f"Zoom is disconnected. {meanwhile(ctx)}" if done == "zoom-disconnected" else None
 
 
 def to_login() -> Response:
@@ -188,27 +226,36 @@ async def add_slot(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
     if me is None:
         return to_login()
     form = await form_data(request, ctx)
-    duration = form.get("duration_minutes", "")
     try:
-        start = datetime.fromisoformat(form.get("start", "")).replace(tzinfo=ZoneInfo(me.timezone))
-        minutes = int(duration)
+        start = wall_time(form.get("start", ""), me.timezone)
+        minutes = int(form.get("duration_minutes", ""))
         if not 5 <= minutes <= 480:
             raise ValueError
+    except NoSuchTime as gap:
+        return back_with(request, Problem("slot", {"start": str(gap)}, form), "slots-card")
     except ValueError:
-        return await page(
-            request,
-            ctx,
-            me,
-            Problem("slot", {"start": "Enter a date and time, and a length."}, form),
-        )
+        problem = Problem("slot", {"start": "Enter a date and time, and a length."}, form)
+        return back_with(request, problem, "slots-card")
     try:
         async with ctx.db.transaction() as session:
             await slots.create(session, me.id, start, minutes, ctx.clock.now())
     except slots.SlotRejected as rejected:
-        return await page(
-            request, ctx, me, Problem("slot", {"start": f"Not added: {rejected}."}, form)
+        problem = Problem("slot", {"start": slot_refusal(rejected, start, me.timezone)}, form)
+        return back_with(request, problem, "slots-card")
+    return RedirectResponse("/dashboard?done=slot-added#slots-card", status_code=303)
+
+
+def slot_refusal(rejected: slots.SlotRejected, start: datetime, zone: str) -> str:
+    """Why a one-off time was not added, with times in the specialist's zone."""
+    if isinstance(rejected, slots.SlotOverlaps):
+        other = local_span(rejected.other_start, rejected.other_end, zone)
+        return f"Not added: it overlaps your one-off time {other}. Choose a time that does not."
+    if isinstance(rejected, slots.SlotInPast):
+        return (
+            f"Not added: {local(start, zone)} has passed already ({zone}). "
+            "Choose a time in the future."
         )
-    return RedirectResponse("/dashboard", status_code=303)
+    return "Not added: choose a time at most two years ahead."
 
 
 @router.post("/dashboard/slots/{slot_id}/delete")
@@ -220,13 +267,9 @@ async def delete_slot(request: Request, slot_id: DbId, ctx: Ctx, me: MaybeSpecia
         async with ctx.db.transaction() as session:
             await slots.delete(session, me.id, slot_id, ctx.clock.now())
     except slots.SlotBooked:
-        return await page(
-            request,
-            ctx,
-            me,
-            Problem("slot", {"start": "That time is booked: cancel the booking first."}),
-        )
-    return RedirectResponse("/dashboard", status_code=303)
+        problem = Problem("slot", {"start": "That time is booked: cancel the booking first."})
+        return back_with(request, problem, "slots-card")
+    return RedirectResponse("/dashboard?done=slot-deleted#slots-card", status_code=303)
 
 
 @router.post("/dashboard/zoom/disconnect")
@@ -235,4 +278,4 @@ async def disconnect(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Respons
         return to_login()
     await form_data(request, ctx)
     await ctx.connections.disconnect(me.id)
-    return RedirectResponse("/dashboard", status_code=303)
+    return RedirectResponse("/dashboard?done=zoom-disconnected#zoom-card", status_code=303)

@@ -13,15 +13,14 @@ from specialistly.scheduling import service as scheduling
 from specialistly.scheduling.models import EventType
 from specialistly.scheduling.schemas import WEEKDAYS, clock_text
 from specialistly.specialists.models import Specialist
-from specialistly.web.pages import local
+from specialistly.web.pages import local, local_span
 
 PAST_SHOWN = 20
 
 
 def span(start: datetime, minutes: int, zone: str) -> str:
     """'Mon 30 Nov 2026, 09:00–09:30' in `zone`."""
-    end = start + timedelta(minutes=minutes)
-    return f"{local(start, zone)}–{local(end, zone, '%H:%M')}"
+    return local_span(start, start + timedelta(minutes=minutes), zone)
 
 
 def meeting_label(status: str, provider: MeetingProvider | None) -> str:

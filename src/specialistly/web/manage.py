@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,7 +13,8 @@ from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider
 from specialistly.deps import Ctx, MaybeSpecialist
 from specialistly.scheduling.models import EventType
 from specialistly.specialists.models import Specialist
-from specialistly.web.pages import form_data, local, not_found, render
+from specialistly.web import flash
+from specialistly.web.pages import form_data, local_span, not_found, render
 
 router = APIRouter(include_in_schema=False)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -26,8 +28,7 @@ LOST = (
 def span(booking: Booking, zone: str) -> str:
     """'Saturday 28 November 2026, 02:00–02:30 (Asia/Tokyo)' in the reader's zone."""
     end = booking.start_time + timedelta(minutes=booking.duration_minutes)
-    start = local(booking.start_time, zone, "%A %d %B %Y, %H:%M")
-    return f"{start}–{local(end, zone, '%H:%M')} ({zone})"
+    return f"{local_span(booking.start_time, end, zone, '%A %d %B %Y')} ({zone})"
 
 
 async def _parties(ctx: Ctx, booking: Booking) -> tuple[Specialist, EventType | None]:
@@ -86,6 +87,7 @@ async def _show(
         "too_late": too_late,
         "problem": problem,
         "moved": request.query_params.get("moved") == "1",
+        "cancelled_now": request.query_params.get("cancelled") == "1",
         "reason_limit": REASON_LIMIT,
     }
     return render(request, ctx, "booking.html", context, me=me)
@@ -99,7 +101,9 @@ async def booking_page(
         booking = await ctx.bookings.for_customer(booking_id, token[:200])
     except BookingNotFound:
         return not_found(request, ctx, me, *LOST)
-    return await _show(request, ctx, me, booking, token[:200])
+    kept = flash.take(request)
+    problem = kept.errors.get("form") if kept else None
+    return await _show(request, ctx, me, booking, token[:200], problem)
 
 
 @router.get("/bookings/{booking_id}/invite.ics")
@@ -140,6 +144,8 @@ async def cancel(request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpeciali
     try:
         await ctx.bookings.cancel(booking_id, reason=reason, by_specialist=False)
     except TooLateToChange as late:
-        booking = await ctx.bookings.get(booking_id)
-        return await _show(request, ctx, me, booking, token, f"Not cancelled: {late}.")
-    return RedirectResponse(f"/bookings/{booking_id}?token={token}", status_code=303)
+        kept = flash.Kept("cancel", {"form": f"Not cancelled: {late}."})
+        url = f"/bookings/{booking_id}?{urlencode({'token': token})}"
+        return flash.redirect(request, url, f"/bookings/{booking_id}", kept)
+    url = f"/bookings/{booking_id}?{urlencode({'token': token, 'cancelled': '1'})}"
+    return RedirectResponse(url, status_code=303)

@@ -1,14 +1,13 @@
 """Rendering pages: templates, the CSRF token, who is signed in, and time formatting.
 
-A form shown again with its errors answers 200: the page is the answer, and browsers log
-every 4xx document as a console error.
+Every page answers `Cache-Control: no-store`: each carries a CSRF token, and many show what
+changes under them (open times, a booking, the dashboard), so Back must ask again.
 """
 
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
@@ -17,15 +16,12 @@ from fastapi.templating import Jinja2Templates
 from specialistly.context import AppContext
 from specialistly.specialists.models import Specialist
 from specialistly.text import is_clean
+from specialistly.web import flash
+from specialistly.web.clock_style import clock, clock_range
 from specialistly.web.csrf import FIELD, CsrfGuard
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 STATIC = Path(__file__).parent / "static"
-
-
-@lru_cache(maxsize=1)
-def zones() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z or z == "UTC")
 
 
 def zone_or(name: str | None, default: str) -> str:
@@ -39,7 +35,20 @@ def zone_or(name: str | None, default: str) -> str:
 
 
 def local(moment: datetime, zone: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime(fmt)
+    """`moment` in `zone`; `%H:%M` in `fmt` becomes the visitor's 12- or 24-hour clock."""
+    shown = moment.astimezone(ZoneInfo(zone))
+    return clock(shown).join(shown.strftime(part) for part in fmt.split("%H:%M"))
+
+
+def local_span(start: datetime, end: datetime, zone: str, day_fmt: str = "%a %d %b %Y") -> str:
+    """'Mon 30 Nov 2026, 9:00–9:30 AM' in `zone` (an end on another day is named in full)."""
+    tz = ZoneInfo(zone)
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    if first.date() != last.date():
+        return (
+            f"{local(start, zone, day_fmt + ', %H:%M')} – {local(end, zone, day_fmt + ', %H:%M')}"
+        )
+    return f"{first.strftime(day_fmt)}, {clock_range(first, last)}"
 
 
 def guard(ctx: AppContext) -> CsrfGuard:
@@ -62,6 +71,8 @@ def render(
     page = {"me": me, "csrf": token, "sandbox": ctx.settings.sandbox, **context}
     response = TEMPLATES.TemplateResponse(request, template, page, status_code=status)
     csrf_guard.set_cookie(response, new_cookie)
+    flash.drop_if_taken(request, response)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

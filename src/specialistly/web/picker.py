@@ -18,6 +18,7 @@ from specialistly.scheduling import service as scheduling
 from specialistly.scheduling.models import EventType
 from specialistly.specialists import slots
 from specialistly.specialists.models import Specialist
+from specialistly.web.clock_style import clock_range
 
 PAGE_DAYS = 14
 
@@ -82,7 +83,7 @@ def by_day(offers: Iterable[tuple[datetime, int, str]], zone: str) -> list[Day]:
     for start, minutes, value in sorted(offers):
         local_start = start.astimezone(tz)
         local_end = (start + timedelta(minutes=minutes)).astimezone(tz)
-        label = f"{local_start:%H:%M}–{local_end:%H:%M}"
+        label = clock_range(local_start, local_end)
         days.setdefault(local_start.date(), []).append(Choice(value, label))
     return [
         Day(day.isoformat(), f"{day:%A} {day.day} {day:%B}", choices)

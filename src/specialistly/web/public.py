@@ -2,7 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -26,8 +26,8 @@ from specialistly.scheduling import service as scheduling
 from specialistly.scheduling.models import EventType
 from specialistly.specialists import slots
 from specialistly.specialists.models import Specialist
-from specialistly.web import picker
-from specialistly.web.pages import STATIC, form_data, local, not_found, render, zone_or, zones
+from specialistly.web import flash, picker, zones
+from specialistly.web.pages import STATIC, form_data, local_span, not_found, render, zone_or
 
 router = APIRouter(include_in_schema=False)
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -58,7 +58,14 @@ async def home(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response:
                     "name": specialist.name,
                     "timezone": specialist.timezone,
                     "kinds": kinds.get(specialist.id, []),
-                    "next": [local(s.start_time, specialist.timezone) for s, _ in found[:3]],
+                    "next": [
+                        local_span(
+                            s.start_time,
+                            s.start_time + timedelta(minutes=s.duration_minutes),
+                            specialist.timezone,
+                        )
+                        for s, _ in found[:3]
+                    ],
                 }
             )
     return render(request, ctx, "home.html", {"cards": cards}, me=me)
@@ -131,7 +138,7 @@ def _page_url(specialist_id: int, **query: object) -> str:
     return f"/specialists/{specialist_id}" + ("?" + urlencode(given) if given else "")
 
 
-def _booking_context(offer: Offer, zone: str, shown: picker.Span) -> dict[str, Any]:
+def _booking_context(offer: Offer, zone: str, shown: picker.Span, now: datetime) -> dict[str, Any]:
     sid, chosen = offer.specialist.id, offer.chosen
     chosen_key = str(chosen.id) if isinstance(chosen, EventType) else chosen
     kinds = [
@@ -157,7 +164,7 @@ def _booking_context(offer: Offer, zone: str, shown: picker.Span) -> dict[str, A
     return {
         "specialist": offer.specialist,
         "tz": zone,
-        "zones": zones(),
+        "zones": zones.regions(now, zone),
         "kinds": kinds,
         "chosen": chosen_key,
         "chosen_name": next((k["name"] for k in kinds if k["key"] == chosen_key), ""),
@@ -190,7 +197,7 @@ async def _booking_page(
         zone = zone_or(query.get("tz"), specialist.timezone)
         shown = picker.span(query.get("from"), zone, now)
         offer = await read_offer(session, specialist, query.get("event"), shown, zone, now)
-    context = _booking_context(offer, zone, shown)
+    context = _booking_context(offer, zone, shown, now)
     context |= {"values": values or {}, "errors": errors or {}}
     return render(request, ctx, "specialist.html", context, me=me)
 
@@ -200,15 +207,22 @@ async def specialist_page(
     request: Request, specialist_id: DbId, ctx: Ctx, me: MaybeSpecialist
 ) -> Response:
     query = {k: v[:64] for k, v in request.query_params.items() if k in ("tz", "event", "from")}
-    return await _booking_page(request, ctx, me, specialist_id, query)
+    kept = flash.take(request)
+    if kept is None:
+        return await _booking_page(request, ctx, me, specialist_id, query)
+    return await _booking_page(
+        request, ctx, me, specialist_id, query, values=kept.values, errors=kept.errors
+    )
 
 
 def customer_errors(form: dict[str, str]) -> tuple[dict[str, str], str]:
     """Check the name and email fields; answer the errors and the normalized email."""
     errors: dict[str, str] = {}
     name = form.get("customer_name", "")
-    if not name or len(name) > 200:
-        errors["customer_name"] = "Enter your name (up to 200 characters)."
+    if not name:
+        errors["customer_name"] = "Enter your name."
+    elif len(name) > 200:
+        errors["customer_name"] = "Your name is too long: use at most 200 characters."
     email = form.get("customer_email", "")
     try:
         email = str(EMAIL.validate_python(email)) if len(email) <= 320 else ""
@@ -267,8 +281,14 @@ async def book(request: Request, specialist_id: DbId, ctx: Ctx, me: MaybeSpecial
         else:
             token = ctx.bookings.manage_token(booking)
             return RedirectResponse(f"/bookings/{booking.id}?token={token}", status_code=303)
-    query = {"tz": zone, "event": form.get("event", SLOTS if by_slot else "")}
-    return await _booking_page(request, ctx, me, specialist_id, query, values=form, errors=errors)
+    query = {
+        "tz": zone,
+        "event": form.get("event", SLOTS if by_slot else ""),
+        "from": form.get("from"),
+    }
+    url = _page_url(specialist_id, **{k: v[:64] for k, v in query.items() if v}) + "#times"
+    page = f"/specialists/{specialist_id}"
+    return flash.redirect(request, url, page, flash.Kept("book", errors, form))
 
 
 async def _book_slot(

@@ -25,11 +25,11 @@ from specialistly.bookings.models import Booking
 from specialistly.deps import Ctx, MaybeSpecialist
 from specialistly.scheduling.models import EventType
 from specialistly.specialists.models import Specialist
-from specialistly.web import picker
+from specialistly.web import flash, picker, zones
 from specialistly.web.booking_admin import own_booking
 from specialistly.web.dashboard import to_login
 from specialistly.web.manage import LOST, span
-from specialistly.web.pages import form_data, not_found, render, zone_or, zones
+from specialistly.web.pages import form_data, not_found, render, zone_or
 from specialistly.web.public import chosen_slot, chosen_start
 
 router = APIRouter(include_in_schema=False)
@@ -103,7 +103,7 @@ async def _page(
         "retired": retired,
         "now_when": span(booking, zone),
         "tz": zone,
-        "zones": zones(),
+        "zones": zones.regions(ctx.clock.now(), zone),
         "days": picker.by_day(offers, zone),
         "field": "slot_id" if kind is None else "start_time",
         "first_day": shown.first_day.isoformat(),
@@ -150,7 +150,8 @@ async def customer_page(
     except BookingNotFound:
         return not_found(request, ctx, me, *LOST)
     query = {k: request.query_params.get(k, "")[:64] for k in ("tz", "from")}
-    return await _page(request, ctx, me, booking, _customer(booking_id, token[:200]), query)
+    mover = _customer(booking_id, token[:200])
+    return await _page(request, ctx, me, booking, mover, *_with_kept(request, query))
 
 
 @router.post("/bookings/{booking_id}/reschedule")
@@ -167,14 +168,23 @@ async def customer_move(
     refused = await _move(ctx, booking, form, mover)
     if refused is None:
         return RedirectResponse(f"{mover.back}&moved=1", status_code=303)
-    booking = await ctx.bookings.get(booking_id)
-    return await _page(request, ctx, me, booking, mover, _kept(form), refused)
+    return _back(request, mover, form, refused)
 
 
-def _kept(form: dict[str, str]) -> dict[str, str]:
-    """The picker's state from a form sent back, to show it again."""
+def _back(request: Request, mover: Mover, form: dict[str, str], refused: str) -> Response:
+    """Back to the picker (post/redirect/get) with why not, and what was chosen."""
     chosen = form.get("start_time") or form.get("slot_id") or ""
-    return {"tz": form.get("tz", ""), "from": form.get("from", ""), "selected": chosen}
+    query = {"tz": form.get("tz", "")[:64], "from": form.get("from", "")[:64]}
+    kept = flash.Kept("move", {"time": refused}, {"selected": chosen[:64]})
+    return flash.redirect(request, mover.page_url(**query) + "#times", mover.action, kept)
+
+
+def _with_kept(request: Request, query: dict[str, str]) -> tuple[dict[str, str], str | None]:
+    """The page's query with the choice a refused move kept, and why it was refused."""
+    kept = flash.take(request)
+    if kept is None:
+        return query, None
+    return {**query, "selected": kept.values.get("selected", "")}, kept.errors.get("time")
 
 
 @router.get("/dashboard/bookings/{booking_id}/reschedule")
@@ -188,7 +198,9 @@ async def specialist_page(
     except BookingNotFound:
         return not_found(request, ctx, me, "Booking not found", "It is not one of your bookings.")
     query = {"from": request.query_params.get("from", "")[:64]}
-    return await _page(request, ctx, me, booking, _specialist(booking_id), query)
+    return await _page(
+        request, ctx, me, booking, _specialist(booking_id), *_with_kept(request, query)
+    )
 
 
 @router.post("/dashboard/bookings/{booking_id}/reschedule")
@@ -206,5 +218,4 @@ async def specialist_move(
     refused = await _move(ctx, booking, form, mover)
     if refused is None:
         return RedirectResponse("/dashboard?done=booking-moved#bookings-card", status_code=303)
-    booking = await ctx.bookings.get(booking_id)
-    return await _page(request, ctx, me, booking, mover, _kept(form), refused)
+    return _back(request, mover, form, refused)

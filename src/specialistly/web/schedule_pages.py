@@ -13,7 +13,7 @@ from specialistly.scheduling import service as scheduling
 from specialistly.scheduling.service import Hours
 from specialistly.specialists.models import Specialist
 from specialistly.web import schedule_forms
-from specialistly.web.dashboard import Problem, page, to_login
+from specialistly.web.dashboard import Problem, back_with, to_login
 from specialistly.web.pages import form_data, local
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +32,7 @@ async def add_event_type(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Res
     form = await form_data(request, ctx)
     parsed = schedule_forms.event_type(form)
     if parsed.errors:
-        return await page(request, ctx, me, Problem("new-kind", parsed.errors, form))
+        return back_with(request, Problem("new-kind", parsed.errors, form), "kinds-card")
     async with ctx.db.transaction() as session:
         await scheduling.add_event_type(session, me.id, parsed.value, ctx.clock.now())
     return _done("event-type-added", "kinds-card")
@@ -47,12 +47,12 @@ async def change_event_type(
     form = await form_data(request, ctx)
     parsed = schedule_forms.event_type(form)
     if parsed.errors:
-        return await page(request, ctx, me, Problem(f"kind-{kind_id}", parsed.errors, form))
+        return back_with(request, Problem(f"kind-{kind_id}", parsed.errors, form), "kinds-card")
     try:
         async with ctx.db.transaction() as session:
             await scheduling.change_event_type(session, me.id, kind_id, parsed.value)
     except scheduling.EventTypeNotFound:
-        return await page(request, ctx, me, Problem("kinds", {"form": "No such event type."}))
+        return back_with(request, Problem("kinds", {"form": "No such event type."}), "kinds-card")
     return _done("event-type-saved", "kinds-card")
 
 
@@ -86,7 +86,7 @@ async def save_weekly_hours(request: Request, ctx: Ctx, me: MaybeSpecialist) -> 
     form = await form_data(request, ctx)
     parsed = schedule_forms.weekly(form)
     if parsed.errors:
-        return await page(request, ctx, me, Problem("hours", parsed.errors, form))
+        return back_with(request, Problem("hours", parsed.errors, form), "hours-card")
     await _save_hours(ctx, me, lambda old: Hours(weekly=parsed.value, overrides=old.overrides))
     return _done("hours-saved", "hours-card")
 
@@ -99,7 +99,7 @@ async def save_date(request: Request, ctx: Ctx, me: MaybeSpecialist) -> Response
     today = date.fromisoformat(local(ctx.clock.now(), me.timezone, "%Y-%m-%d"))
     parsed = schedule_forms.date_hours(form, today)
     if parsed.errors:
-        return await page(request, ctx, me, Problem("date", parsed.errors, form))
+        return back_with(request, Problem("date", parsed.errors, form), "dates-card")
     day, windows = parsed.value
     await _save_hours(ctx, me, lambda old: Hours(old.weekly, {**old.overrides, day: windows}))
     return _done("date-saved", "dates-card")
@@ -113,7 +113,7 @@ async def remove_date(request: Request, day: Day, ctx: Ctx, me: MaybeSpecialist)
     try:
         gone = date.fromisoformat(day)
     except ValueError:
-        return await page(request, ctx, me, Problem("date", {"date": "No such date."}))
+        return back_with(request, Problem("date", {"date": "No such date."}), "dates-card")
     await _save_hours(
         ctx,
         me,
