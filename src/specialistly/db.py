@@ -130,7 +130,9 @@ class _Job:
         self.future: Future[Any] = Future()
 
 
-_END = _Job(None, None)  # marks the end of the queue inside `_run`
+_END = _Job(None, None)
+# How long closing waits for the writer thread to finish what is queued.
+WRITER_STOP_WAIT = 30.0  # marks the end of the queue inside `_run`
 
 
 def _wait_out(hold: Callable[[], None]) -> None:
@@ -370,11 +372,17 @@ class Database:
         return True, "ok"
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
         if self._writer_thread is not None and self._sync_writes is not None:
-            self._writer_thread.shutdown()
-            bind = self._sync_writes.kw["bind"]
-            bind.dispose()
+            # Off the event loop: a transaction still queued for its turn needs the loop to
+            # run its body and let the thread go on (joining here would wait for ever).
+            try:
+                await asyncio.wait_for(
+                    asyncio.to_thread(self._writer_thread.shutdown), timeout=WRITER_STOP_WAIT
+                )
+            except TimeoutError:
+                log.error("The SQLite writer thread did not finish its queue; closing without it")
+            self._sync_writes.kw["bind"].dispose()
+        await self.engine.dispose()
 
 
 def _current_revisions(conn: Connection) -> set[str]:

@@ -109,6 +109,12 @@ def test_every_page_passes_axe_at_both_widths_and_is_saved_as_a_screenshot(
         "error-404": "/no/such/page",
         "error-bad-id": "/specialists/abc",
         "error-bad-link": f"/bookings/{b}?token=wrong",
+        "password-reset": "/password-reset",
+        "password-reset-sent": "/password-reset/sent",
+        "password-reset-done": "/password-reset/done",
+        "error-410-reset-link": "/password-reset/new?token=used-or-unknown",
+        "mailbox": "/dev/mailbox",
+        "mailbox-email": "/dev/mailbox/1",
     }
     signed_in = {
         "dashboard": "/dashboard",

@@ -109,3 +109,31 @@ async def test_a_transaction_queues_behind_a_batch_and_holds_the_writer(db: Data
     after = asyncio.ensure_future(db.write(insert("after", 1)))
     await asyncio.gather(first, queued, in_transaction(), after)
     assert await rows(db) == {"first": 1, "queued": 1, "async": 1, "after": 1}
+
+
+async def test_closing_lets_a_transaction_still_waiting_for_its_turn_finish(tmp_path: Path) -> None:
+    """Closing used to join the writer thread on the event loop: a queued async transaction
+    then never got its turn (it needs the loop), and the process hung."""
+    database = Database(f"sqlite:///{tmp_path / 'closing.db'}")
+    await database.write(lambda s: s.execute(text("CREATE TABLE t (k TEXT PRIMARY KEY)")))
+    busy = threading.Event()
+
+    def slow(session: Session) -> None:
+        busy.set()
+        time.sleep(0.2)  # the transaction below queues behind this
+
+    first = asyncio.create_task(database.write(slow))
+    await asyncio.to_thread(busy.wait)
+
+    async def late_writer() -> None:
+        async with database.transaction() as session:
+            await session.execute(text("INSERT INTO t VALUES ('late')"))
+
+    late = asyncio.create_task(late_writer())
+    await asyncio.sleep(0.05)  # queued for its turn
+    await asyncio.wait_for(database.dispose(), timeout=10)
+    await asyncio.wait_for(asyncio.gather(first, late), timeout=10)
+    check = Database(f"sqlite:///{tmp_path / 'closing.db'}")
+    async with check.reading() as session:
+        assert (await session.execute(text("SELECT k FROM t"))).all() == [("late",)]
+    await check.dispose()
