@@ -94,3 +94,14 @@ async def test_a_logged_out_cookie_stays_dead_even_if_replayed(h: Harness) -> No
     thief = h.client()
     thief.cookies.set("specialistly_session", cookie)
     assert (await thief.get("/api/v1/me")).status_code == 401
+
+
+def test_the_server_hashes_with_argon2id_at_its_full_cost() -> None:
+    from argon2 import Type
+
+    from tests.conftest import REAL_HASHER
+
+    [real] = REAL_HASHER  # the app's own hasher (tests run a cheaper one in process)
+    assert real.type is Type.ID
+    assert real.time_cost >= 3
+    assert real.memory_cost >= 65536
