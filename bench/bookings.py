@@ -168,6 +168,24 @@ async def run_load(
 # --------------------------------------------------------------------------- processes
 
 
+def cpu_seconds(pids: Sequence[int]) -> tuple[float, float]:
+    """CPU seconds (user, system; all threads) the processes `pids` have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user, system = user + int(fields[11]) / tick, system + int(fields[12]) / tick
+    return user, system
+
+
+def cpu_since(pids: Sequence[int], before: tuple[float, float]) -> tuple[float, float]:
+    user, system = cpu_seconds(pids)
+    return user - before[0], system - before[1]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -235,7 +253,8 @@ class Target:
     name: str
     bases: list[str]
     zoom: str  # the sandbox's base: /oauth, /v2 and /_control below it
-    pids: list[int]
+    pids: list[int]  # the app's processes (with the sandbox when it is mounted)
+    sandbox_pids: list[int] = field(default_factory=list)  # a standalone sandbox
 
 
 def upgrade(env: dict[str, str], folder: Path) -> None:
@@ -338,7 +357,8 @@ def postgres_target(database_url: str, folder: Path, processes: int) -> Iterator
             f"PostgreSQL, {processes} {plural}, standalone sandbox",
             [base for _, base in served],
             zoom,
-            [process.pid for process, _ in served] + [sandbox.pid],
+            [process.pid for process, _ in served],
+            [sandbox.pid],
         )
 
 
@@ -523,11 +543,17 @@ class Bench:
         await run_load(c, range(min(200, a.creates)), create)  # warm-up: connections, caches
         warm = self.take(bookers, c)
         self.check("warm-up bookings", await run_load(c, warm, self.book))
+        servers = self.target.pids + self.target.sandbox_pids
+        used = cpu_seconds(servers)
         first = await run_load(c, range(a.creates), create)
+        create_cpu = cpu_since(servers, used)
         self.check("direct creates", first)
         say(f"direct creates at {c}: {first.rate:.0f}/s")
         profiler = self.start_profile() if a.profile else None
+        used, used_zoom = cpu_seconds(self.target.pids), cpu_seconds(self.target.sandbox_pids)
         bookings = await run_load(c, self.take(bookers, a.bookings), self.book)
+        booking_cpu = cpu_since(self.target.pids, used)
+        zoom_cpu = cpu_since(self.target.sandbox_pids, used_zoom)
         if profiler is not None:
             self.stop_profile(profiler)
         self.check("bookings at 50 clients", bookings)
@@ -546,7 +572,15 @@ class Bench:
             "booking_p99_50": bookings.p(0.99),
             "booking_cpu": bookings.client_cpu / bookings.elapsed,
             "ratio": bookings.rate / creates.rate if creates.rate else 0.0,
+            # CPU of the servers per request in ms (user + system): steadier than rates on a
+            # shared machine. A mounted sandbox's share is in the app's; a standalone one's
+            # is apart (for a create, the sandbox's is all of it).
+            "server_ms_per_create": 1000 * sum(create_cpu) / max(first.done, 1),
+            "app_ms_per_booking": 1000 * sum(booking_cpu) / max(bookings.done, 1),
+            "app_system_share": booking_cpu[1] / sum(booking_cpu) if sum(booking_cpu) else 0.0,
+            "zoom_ms_per_booking": 1000 * sum(zoom_cpu) / max(bookings.done, 1),
         }
+        say(f"server CPU ms per create / per booking: {cpu_cell(self.results)}")
 
         # 2. A booking's own cost over the Zoom call: 5 clients, the API answering in 100 ms.
         await self.control("PUT", "/faults", json={"api": {"latency_ms": a.latency_ms}})
@@ -906,8 +940,8 @@ def rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
         f"| bookings ÷ creates (goal ≥ 25 %) | booking p50 / p99 ms ({s} clients, API "
         f"{args.latency_ms} ms) | direct create p50 / p99 ms | booking's own cost p50 / p99 ms "
         "(goal ≤ 15 / ≤ 60) | others' p99 ms without / with A's 3 s refresh | p99 gain ms "
-        "(goal ≤ 50) | client CPU (creates / bookings) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "(goal ≤ 50) | client CPU (creates / bookings) | server CPU ms per create / per booking |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     body = []
     for r in results:
@@ -919,9 +953,18 @@ def rows(results: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
             f"| {ms(r['cost_p50'])} / {ms(r['cost_p99'])} "
             f"| {ms(r['quiet_p99'])} ({r['quiet_n']}) / {ms(r['noisy_p99'])} ({r['noisy_n']}, "
             f"A {r['a_wait']:.1f} s) | {ms(r['gain_p99'])} "
-            f"| {100 * r['create_cpu']:.0f} % / {100 * r['booking_cpu']:.0f} % |"
+            f"| {100 * r['create_cpu']:.0f} % / {100 * r['booking_cpu']:.0f} % "
+            f"| {cpu_cell(r)} |"
         )
     return head + body
+
+
+def cpu_cell(r: dict[str, Any], *, per_create: bool = True) -> str:
+    """Server CPU ms per create / per booking (its system share; + a standalone sandbox's)."""
+    text = f"{r['app_ms_per_booking']:.2f} ({100 * r['app_system_share']:.0f} % system)"
+    if r["zoom_ms_per_booking"]:
+        text += f" + {r['zoom_ms_per_booking']:.2f} sandbox"
+    return f"{r['server_ms_per_create']:.2f} / {text}" if per_create else text
 
 
 def readme_rows(results: list[dict[str, Any]], times: str, args: argparse.Namespace) -> list[str]:
