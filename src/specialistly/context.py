@@ -24,6 +24,10 @@ from specialistly.zoom.api import ZoomApi, ZoomMeetings
 from specialistly.zoom.oauth import AppCredentials, ZoomOAuth, ZoomServerToServer
 from specialistly.zoom.transport import RetryPolicy
 
+# Connections to Zoom per process, all kept alive between calls (for httpx's default 5 s).
+ZOOM_CONNECTIONS = 100
+ZOOM_KEEPALIVE_SECONDS = 5.0
+
 
 @dataclass
 class AppContext:
@@ -65,7 +69,15 @@ def build_context(
     retry = retry or RetryPolicy()
     db = db or Database(settings.async_database_url)
     zoom_http = httpx.AsyncClient(
-        transport=zoom_transport, timeout=httpx.Timeout(settings.zoom_http_timeout_seconds)
+        transport=zoom_transport,
+        timeout=httpx.Timeout(settings.zoom_http_timeout_seconds),
+        # Keep every connection a busy moment opened: httpx keeps 20 by default, so at 50
+        # bookings at once most calls to Zoom would open (and TLS-handshake) a new one.
+        limits=httpx.Limits(
+            max_connections=ZOOM_CONNECTIONS,
+            max_keepalive_connections=ZOOM_CONNECTIONS,
+            keepalive_expiry=ZOOM_KEEPALIVE_SECONDS,
+        ),
     )
     cipher = TokenCipher(settings.encryption_keys)
     secret = settings.zoom_user_managed_client_secret

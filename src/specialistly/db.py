@@ -146,9 +146,10 @@ class _SqliteWriter:
     """One thread that runs this process's SQLite write transactions, in order (FIFO).
 
     Group commit: the write functions queued while the thread was busy run together in one
-    transaction, each in a SAVEPOINT of its own, with one commit (one fsync) for all of them.
-    A function that raises rolls back its own savepoint only and its caller gets the error;
-    every caller is answered only after the commit, or with its error if the commit fails.
+    transaction, with one commit (one fsync) for all of them. If one of them raises, the
+    batch is rolled back and runs again with each function in a SAVEPOINT of its own: the one
+    that raises rolls back its savepoint only and its caller gets the error. Every caller is
+    answered only after the commit, or with its error if the commit fails.
     """
 
     def __init__(self, sessions: "sessionmaker[Session]") -> None:
@@ -211,6 +212,8 @@ class _SqliteWriter:
             job.future.set_result(result)
 
     def _together(self, batch: list[_Job]) -> None:
+        if self._straight(batch):
+            return
         outcomes: list[tuple[bool, Any]] = []
         bind = self._sessions.kw["bind"]
         try:
@@ -227,6 +230,29 @@ class _SqliteWriter:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+
+    def _straight(self, batch: list[_Job]) -> bool:
+        """The usual case first: every function of the batch in one transaction, no
+        savepoints. Answers False, with nothing written, if any of them (or the commit)
+        failed: the batch then runs again with a savepoint each (functions must be safe to
+        run again, as any transaction body that may be retried)."""
+        results: list[Any] = []
+        bind = self._sessions.kw["bind"]
+        try:
+            with bind.connect() as connection, connection.begin():
+                for job in batch:
+                    assert job.work is not None
+                    # Joins the connection's transaction: its commit only flushes.
+                    with self._sessions(
+                        bind=connection, join_transaction_mode="rollback_only"
+                    ) as session:
+                        results.append(job.work(session))
+                        session.commit()
+        except Exception:  # noqa: BLE001 - told to each caller by the run with savepoints
+            return False
+        for job, result in zip(batch, results, strict=True):
+            job.future.set_result(result)
+        return True
 
     def _in_savepoint(
         self, connection: Connection, work: Callable[[Session], Any]

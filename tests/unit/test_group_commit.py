@@ -1,4 +1,5 @@
-"""SQLite's writer thread: writes queued together share one commit, each in its savepoint."""
+"""SQLite's writer thread: writes queued together share one commit; a savepoint each only
+when one of them fails."""
 
 import asyncio
 import threading
@@ -78,7 +79,26 @@ async def test_a_failing_write_rolls_back_alone_and_the_rest_commit_together(
     assert isinstance(answers[3], IntegrityError)
     assert answers[4] == "b"
     assert await rows(db) == {"first": 1, "a": 1, "b": 1}
-    assert len(commits) == 2  # the first alone, then the four together
+    # The first alone, then the four together: tried in one go (rolled back when "bad"
+    # raised), then again with a savepoint each, committed once.
+    assert len(commits) == 2
+
+
+async def test_a_batch_that_succeeds_takes_no_savepoints(db: Database) -> None:
+    statements: list[str] = []
+
+    @event.listens_for(db.engines[-1], "before_cursor_execute")
+    def seen(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    started = threading.Event()
+    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
+    await asyncio.to_thread(started.wait)
+    batch = [asyncio.ensure_future(db.write(insert(k, 1))) for k in ("a", "b", "c")]
+    assert await asyncio.gather(first, *batch) == ["first", "a", "b", "c"]
+    assert await rows(db) == {"first": 1, "a": 1, "b": 1, "c": 1}
+    assert sum(s.startswith("INSERT") for s in statements) == 4
+    assert not [s for s in statements if "SAVEPOINT" in s]
 
 
 async def test_callers_hear_only_after_the_commit(db: Database) -> None:
