@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from icalendar import Calendar, Event
 
-from specialistly.bookings.invites import booking_invitation
+from specialistly.bookings.invites import invitations
 from specialistly.bookings.models import Booking, BookingStatus, MeetingStatus
 from specialistly.notifications.calendar import (
     CalendarEvent,
@@ -47,15 +47,10 @@ def event_of(text: str) -> tuple[Calendar, Event]:
 
 
 def invite(booking: Booking, specialist: Specialist, sequence: int = 0) -> str:
-    attachment = booking_invitation(
-        booking,
-        specialist,
-        base_url=BASE,
-        sequence=sequence,
-        timezone="Asia/Tokyo",
-        manage_url=MANAGE,
-        now=NOW,
-    )
+    """The customer's invitation (the customer reads Tokyo time)."""
+    booking.calendar_sequence = sequence
+    booking.customer_timezone = "Asia/Tokyo"
+    attachment, _ = invitations(booking, specialist, base_url=BASE, now=NOW, customer_url=MANAGE)
     assert attachment.filename == "invite.ics"
     assert attachment.content_type == "text/calendar"
     return attachment.content
@@ -98,10 +93,24 @@ def test_times_are_written_in_utc_with_z() -> None:
 
 def test_the_attachment_says_its_method_in_its_content_type() -> None:
     booking, specialist = a_booking(status=BookingStatus.CANCELLED)
-    attachment = booking_invitation(
-        booking, specialist, base_url=BASE, sequence=2, timezone="UTC", manage_url=None, now=NOW
-    )
-    assert dict(attachment.params) == {"method": "CANCEL"}
+    booking.calendar_sequence = 2
+    for attachment in invitations(booking, specialist, base_url=BASE, now=NOW):
+        assert dict(attachment.params) == {"method": "CANCEL"}
+
+
+def test_the_specialist_gets_the_same_event_with_their_own_time_and_link() -> None:
+    booking, specialist = a_booking(customer_timezone="Asia/Tokyo", calendar_sequence=1)
+    customer, host = invitations(booking, specialist, base_url=BASE, now=NOW, customer_url=MANAGE)
+    _, theirs = event_of(customer.content)
+    _, ours = event_of(host.content)
+    for name in ("UID", "SEQUENCE", "DTSTART", "DTEND", "DTSTAMP", "SUMMARY", "LOCATION"):
+        assert ours[name] == theirs[name]
+    assert ours["SEQUENCE"] == 1
+    description = str(ours["DESCRIPTION"])
+    assert "Friday 15 January 2027, 18:00–18:45 (Europe/Berlin)" in description
+    assert BASE + "/dashboard" in description
+    assert "secret-manage-token" not in host.content
+    assert "Saturday 16 January 2027, 02:00–02:45 (Asia/Tokyo)" in str(theirs["DESCRIPTION"])
 
 
 def test_a_move_keeps_the_uid_and_raises_the_sequence() -> None:

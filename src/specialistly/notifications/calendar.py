@@ -5,12 +5,13 @@ with each change, so a calendar updates (or, with `METHOD:CANCEL`, removes) the 
 instead of adding another. Times are in UTC; the recipient's zone is named in the description.
 """
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar, Event, vCalAddress, vText
 
 from specialistly.notifications.message import Attachment, header_value
 
@@ -83,6 +84,13 @@ def _address(person: Person, **params: str) -> vCalAddress:
 
 def ics(event: CalendarEvent, *, now: datetime) -> str:
     """Render the event as an iCalendar object (CRLF lines, folded, values escaped)."""
+    return next(_renderings(event, (event.description,), now=now))
+
+
+def _renderings(
+    event: CalendarEvent, descriptions: Iterable[str], *, now: datetime
+) -> Iterator[str]:
+    """The event rendered once per description: built once, only DESCRIPTION changes."""
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")
@@ -95,7 +103,6 @@ def ics(event: CalendarEvent, *, now: datetime) -> str:
     item.add("dtstart", event.start.astimezone(UTC))
     item.add("dtend", event.end.astimezone(UTC))
     item.add("summary", header_value(event.summary, 200))
-    item.add("description", event.description)
     if event.location:
         item.add("location", event.location)
     item.add("status", "CANCELLED" if event.cancelled else "CONFIRMED")
@@ -112,15 +119,28 @@ def ics(event: CalendarEvent, *, now: datetime) -> str:
         ),
     )
     calendar.add_component(item)
-    rendered: bytes = calendar.to_ical()
-    return rendered.decode()
+    for description in descriptions:
+        item["DESCRIPTION"] = vText(description)
+        rendered: bytes = calendar.to_ical()
+        yield rendered.decode()
 
 
 def invitation(event: CalendarEvent, *, now: datetime) -> Attachment:
     """The event as the `invite.ics` attachment of an email."""
-    return Attachment(
-        filename=FILENAME,
-        content_type="text/calendar",
-        content=ics(event, now=now),
-        params=(("method", event.method),),
-    )
+    return invitations(event, (event.description,), now=now)[0]
+
+
+def invitations(
+    event: CalendarEvent, descriptions: Sequence[str], *, now: datetime
+) -> list[Attachment]:
+    """`invite.ics` of the same event for several readers, each with their own description
+    (their zone's time, their own links): one event built, rendered once per reader."""
+    return [
+        Attachment(
+            filename=FILENAME,
+            content_type="text/calendar",
+            content=content,
+            params=(("method", event.method),),
+        )
+        for content in _renderings(event, descriptions, now=now)
+    ]
