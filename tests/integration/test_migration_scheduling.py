@@ -65,3 +65,31 @@ def test_existing_specialists_get_an_empty_bio(tmp_path: Path) -> None:
     upgrade(url, "0010")
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT bio FROM specialists").fetchall() == [("",)]
+
+
+def test_the_overlap_check_reads_only_bookings_ending_after_the_new_one_starts(
+    tmp_path: Path,
+) -> None:
+    """Migration 0017: every booking's overlap check searches an index, so it does not get
+    slower with each booking the specialist ever had."""
+    from sqlalchemy.dialects import sqlite
+
+    from specialistly.bookings.busy import _OVERLAP
+
+    path = tmp_path / "app.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    compiled = _OVERLAP.compile(dialect=sqlite.dialect())
+    values = compiled.construct_params(
+        {"specialist_id": 1, "start": "2027-01-01 10:00:00", "end": "2027-01-01 10:30:00"}
+    )
+    assert compiled.positiontup is not None
+    params = [getattr(values[name], "value", values[name]) for name in compiled.positiontup]
+    with sqlite3.connect(path) as db:
+        [(*_, plan)] = db.execute("EXPLAIN QUERY PLAN " + str(compiled), params).fetchall()
+    assert "USING INDEX ix_bookings_busy" in plan
+    assert "busy_end>?" in plan
+    command.downgrade(alembic_config(url), "0016")
+    assert "ix_bookings_busy" not in indexes(path)
+    upgrade(url)
+    assert "ix_bookings_busy" in indexes(path)

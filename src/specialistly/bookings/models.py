@@ -42,6 +42,9 @@ class Booking(Base):
             sqlite_where=text("status = 'confirmed'"),
             postgresql_where=text("status = 'confirmed'"),
         ),
+        # A specialist's confirmed busy time from a point on: the overlap check of every
+        # booking and the booking page's busy times (migration 0017).
+        Index("ix_bookings_busy", "specialist_id", "status", "busy_end"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
