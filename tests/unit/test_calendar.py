@@ -1,5 +1,6 @@
 """Calendar invitations: built with icalendar, read back with icalendar, field by field."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from specialistly.notifications.calendar import (
     ics,
     invitation,
 )
+from specialistly.notifications.calendar import invitations as calendar_invitations
 from specialistly.specialists.models import Specialist
 
 NOW = datetime(2027, 1, 10, 8, 0, tzinfo=UTC)
@@ -196,3 +198,30 @@ def test_no_address_can_add_a_parameter_or_a_property() -> None:
     assert str(parsed["DESCRIPTION"]) == "D; with, punctuation\\ and\nlines"
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     assert invitation(event, now=NOW).content == text
+
+
+@pytest.mark.parametrize(
+    "descriptions",
+    [("",), ("one line",), ("a long line, with; commas\nand a new line " * 9, "DESCRIPTION:x")],
+)
+def test_each_reader_s_invitation_is_what_icalendar_renders_for_that_description(
+    descriptions: tuple[str, ...],
+) -> None:
+    booking, specialist = a_booking()
+    event = CalendarEvent(
+        uid="booking-1@book.example.com",
+        sequence=2,
+        start=START,
+        end=START + timedelta(minutes=45),
+        summary="DESCRIPTION: not this one",
+        description="",
+        location=JOIN,
+        organizer=Person(specialist.name, specialist.email),
+        attendee=Person(booking.customer_name, booking.customer_email),
+    )
+    rendered = calendar_invitations(event, descriptions, now=NOW)
+    for description, attachment in zip(descriptions, rendered, strict=True):
+        calendar, item = event_of(attachment.content)
+        assert str(item["DESCRIPTION"]) == description
+        assert attachment.content == calendar.to_ical().decode()
+        assert attachment.content == ics(replace(event, description=description), now=NOW)

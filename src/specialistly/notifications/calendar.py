@@ -119,10 +119,15 @@ def _renderings(
         ),
     )
     calendar.add_component(item)
+    # What Calendar.to_ical() does (content lines, each folded, CRLF-joined), with the lines
+    # folded once and only DESCRIPTION folded again for each reader: folding is most of
+    # icalendar's time here.
+    item["DESCRIPTION"] = vText("")
+    folded = [line.to_ical() for line in calendar.content_lines() if line]
+    where = next(i for i, line in enumerate(folded) if line.startswith(b"DESCRIPTION:"))
     for description in descriptions:
-        item["DESCRIPTION"] = vText(description)
-        rendered: bytes = calendar.to_ical()
-        yield rendered.decode()
+        folded[where] = item.content_line("DESCRIPTION", vText(description)).to_ical()
+        yield (b"\r\n".join(folded) + b"\r\n").decode()
 
 
 def invitation(event: CalendarEvent, *, now: datetime) -> Attachment:
