@@ -248,7 +248,7 @@ class _SqliteWriter:
                     ) as session:
                         results.append(job.work(session))
                         session.commit()
-        except Exception:  # each caller hears of it from the run with savepoints
+        except BaseException:  # each caller hears of it from the run with savepoints
             return False
         for job, result in zip(batch, results, strict=True):
             job.future.set_result(result)
