@@ -18,6 +18,10 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+# uvicorn closes a connection idle for 5 s; a client reusing it at that moment gets
+# "Server disconnected without sending a response". Clients here drop idle ones sooner.
+IDLE_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -105,7 +109,7 @@ class Served:
 
 
 def sign_up_and_connect(served: Served, name: str, zoom_email: str) -> httpx.Client:
-    browser = httpx.Client(base_url=served.base, timeout=60)
+    browser = httpx.Client(base_url=served.base, timeout=60, limits=IDLE_LIMITS)
     browser.post(
         "/api/v1/specialists",
         json={

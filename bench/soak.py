@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Served, connect, invariants, sign_up_and_connect, wait_settled
+from common import IDLE_LIMITS, Served, connect, invariants, sign_up_and_connect, wait_settled
 
 SPECIALISTS = 5
 FAULTS = {
@@ -51,7 +51,7 @@ def main(seconds: float) -> int:
     served.start()
     emails = [f"soak{i}@zoom.example.com" for i in range(SPECIALISTS)]
     browsers = [sign_up_and_connect(served, f"Soak{i}", e) for i, e in enumerate(emails)]
-    customer = httpx.Client(base_url=served.base, timeout=60)
+    customer = httpx.Client(base_url=served.base, timeout=60, limits=IDLE_LIMITS)
     counts = {
         "booked": 0,
         "taken": 0,
