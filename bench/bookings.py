@@ -473,7 +473,12 @@ class Bench:
     def session(self) -> aiohttp.ClientSession:
         if self.load is None:
             self.load = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.args.concurrency * 2),
+                # aiohttp keeps idle connections 15 s, uvicorn 5 s: a connection idle for
+                # about 5 s (the creates at 5 go to the standalone sandbox meanwhile) could
+                # be reused just as the server closed it.
+                connector=aiohttp.TCPConnector(
+                    limit=self.args.concurrency * 2, keepalive_timeout=KEEPALIVE
+                ),
                 timeout=aiohttp.ClientTimeout(total=120),
             )
         return self.load
