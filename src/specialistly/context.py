@@ -24,9 +24,11 @@ from specialistly.zoom.api import ZoomApi, ZoomMeetings
 from specialistly.zoom.oauth import AppCredentials, ZoomOAuth, ZoomServerToServer
 from specialistly.zoom.transport import RetryPolicy
 
-# Connections to Zoom per process, all kept alive between calls (for httpx's default 5 s).
+# Connections to Zoom per process, all kept alive between calls, but for less time than
+# servers commonly keep an idle one (uvicorn 5 s): a request sent on a connection the server
+# closes at that moment gets no answer ("Server disconnected without sending a response").
 ZOOM_CONNECTIONS = 100
-ZOOM_KEEPALIVE_SECONDS = 5.0
+ZOOM_KEEPALIVE_SECONDS = 2.0
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """Connecting Zoom: state and PKCE, the callback's outcomes, and what is stored."""
 
 import hashlib
+import logging
 from base64 import urlsafe_b64encode
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.harness import ZOOM, Harness, harness
 
@@ -179,3 +181,20 @@ async def test_the_classic_meeting_write_scope_covers_creating_and_updating(
         browser, _ = await h.sign_up()
         landed = await h.connect(browser, "classic@example.com")
         assert landed.headers["location"] == "/dashboard?zoom=connected"
+
+
+async def test_zoom_down_at_the_callback_is_logged_for_the_operator(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    browser, _ = await h.sign_up()
+    callback = await h.consent(browser, "down@example.com", "approve")
+    await h.control("PUT", "/faults", json={"token": {"error_rate": 1.0, "status": 503}})
+    with caplog.at_level(logging.INFO):
+        landed = await browser.get(callback)
+    assert landed.headers["location"] == "/dashboard?zoom=error&reason=zoom_unavailable"
+    [line] = [r for r in caplog.records if "Connecting Zoom did not complete" in r.message]
+    assert line.levelno == logging.WARNING
+    assert "zoom_unavailable" in line.message
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("specialistly")]
+    assert not [m for m in ours if "code=" in m or "state=" in m]
+    await _nothing_stored(h, browser)

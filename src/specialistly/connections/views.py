@@ -1,5 +1,6 @@
 """Connect, callback, status and disconnect: HTTP in, flows out, nothing else."""
 
+import logging
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from specialistly.connections.errors import ConnectFailed
 from specialistly.connections.flows import RECONNECT_PATH
 from specialistly.deps import API_ERRORS, Ctx, CurrentSpecialist, MaybeSpecialist
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["zoom connection"], responses=API_ERRORS)
 
 
@@ -67,6 +69,9 @@ async def callback(
             specialist.id if specialist else None, state=state, code=code, error=error
         )
     except ConnectFailed as failed:
+        # Zoom failing us is the operator's business; a declined or stale sign-in is not.
+        level = logging.WARNING if failed.reason == "zoom_unavailable" else logging.INFO
+        log.log(level, "Connecting Zoom did not complete: %s (%s)", failed.reason, failed.detail)
         query = {"zoom": "error", "reason": failed.reason}
         if failed.reason == "missing_scopes":
             query["missing"] = failed.detail
