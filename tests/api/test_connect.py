@@ -4,6 +4,7 @@ import hashlib
 import logging
 from base64 import urlsafe_b64encode
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -198,3 +199,18 @@ async def test_zoom_down_at_the_callback_is_logged_for_the_operator(
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("specialistly")]
     assert not [m for m in ours if "code=" in m or "state=" in m]
     await _nothing_stored(h, browser)
+
+
+async def test_an_error_sent_to_the_callback_is_logged_on_one_line(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    browser, _ = await h.sign_up()
+    callback = urlsplit(await h.consent(browser, "odd@example.com", "deny"))
+    state = dict(parse_qsl(callback.query))["state"]
+    forged = urlencode({"state": state, "error": "odd\n2026-01-01 ERROR forged line"})
+    with caplog.at_level(logging.INFO):
+        landed = await browser.get(f"{callback.path}?{forged}")
+    assert landed.headers["location"] == "/dashboard?zoom=error&reason=zoom_error"
+    [line] = [r.getMessage() for r in caplog.records if "did not complete" in r.getMessage()]
+    assert "\n" not in line
+    assert "forged line" in line

@@ -71,7 +71,8 @@ async def callback(
     except ConnectFailed as failed:
         # Zoom failing us is the operator's business; a declined or stale sign-in is not.
         level = logging.WARNING if failed.reason == "zoom_unavailable" else logging.INFO
-        log.log(level, "Connecting Zoom did not complete: %s (%s)", failed.reason, failed.detail)
+        # The detail may come from the callback URL (%r: it stays on one line).
+        log.log(level, "Connecting Zoom did not complete: %s (%r)", failed.reason, failed.detail)
         query = {"zoom": "error", "reason": failed.reason}
         if failed.reason == "missing_scopes":
             query["missing"] = failed.detail
