@@ -74,21 +74,27 @@ def serve_on_a_free_port(
 
 
 def serve(
-    env: dict[str, str], log: Path
+    env: dict[str, str], log: Path, *args: str
 ) -> AbstractContextManager[tuple[subprocess.Popen[bytes], str]]:
-    """`specialistly serve` with `env` on a port of its own (PORT)."""
+    """`specialistly serve [args]` with `env` on a port of its own (PORT)."""
     return serve_on_a_free_port(
-        lambda port: ([str(BIN / "specialistly"), "serve"], env | {"PORT": str(port)}),
+        lambda port: ([str(BIN / "specialistly"), "serve", *args], env | {"PORT": str(port)}),
         "/readyz",
         log,
     )
 
 
+def live_against(env: dict[str, str], zoom_base: str) -> dict[str, str]:
+    """`env` pointed at a standalone sandbox for Zoom's OAuth and API."""
+    return env | {"ZOOM_OAUTH_BASE_URL": zoom_base, "ZOOM_API_BASE_URL": zoom_base + "/v2"}
+
+
 @contextmanager
-def sandbox_and_three_servers(
-    env: dict[str, str], tmp_path: Path
+def sandbox_and_servers(
+    env: dict[str, str], tmp_path: Path, count: int = 3, *args: str
 ) -> Iterator[tuple[str, list[str]]]:
-    """A standalone sandbox and three `serve` processes in live mode pointed at it."""
+    """A standalone sandbox (`sandbox.log`) and `count` × `serve [args]` in live mode pointed
+    at it (`serve-0.log`, …); answers the sandbox's base and the servers'."""
     with ExitStack() as servers:
         _, zoom_base = servers.enter_context(
             serve_on_a_free_port(
@@ -100,12 +106,12 @@ def sandbox_and_three_servers(
                 tmp_path / "sandbox.log",
             )
         )
-        app_env = env | {"ZOOM_OAUTH_BASE_URL": zoom_base, "ZOOM_API_BASE_URL": zoom_base + "/v2"}
+        app_env = live_against(env, zoom_base)
         yield (
             zoom_base,
             [
-                servers.enter_context(serve(app_env, tmp_path / f"serve-{n}.log"))[1]
-                for n in (1, 2, 3)
+                servers.enter_context(serve(app_env, tmp_path / f"serve-{n}.log", *args))[1]
+                for n in range(count)
             ],
         )
 

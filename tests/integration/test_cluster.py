@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,48 +25,17 @@ from specialistly.db import async_url, upgrade_async
 from specialistly.deps import SESSION_COOKIE
 from specialistly.security import digest
 from tests.harness import live_settings
-from tests.processes import connect, env_for, serve_on_a_free_port, tail
+from tests.processes import connect, env_for, live_against, sandbox_and_servers, tail
 from tests.servers import BIN
 
 SWEEP = "Keep-alive: "
 
 
 @contextmanager
-def _cluster(env: dict[str, str], tmp_path: Path, servers: int) -> Iterator[tuple[str, list[str]]]:
-    """A standalone sandbox and `servers` × `serve --no-jobs` pointed at it."""
-    with ExitStack() as stack:
-        _, zoom = stack.enter_context(
-            serve_on_a_free_port(
-                lambda port: (
-                    [str(BIN / "specialistly"), "zoom-sandbox", "--port", str(port)],
-                    env,
-                ),
-                "/",
-                tmp_path / "sandbox.log",
-            )
-        )
-        app_env = env | {"ZOOM_OAUTH_BASE_URL": zoom, "ZOOM_API_BASE_URL": zoom + "/v2"}
-        bases = [
-            stack.enter_context(
-                serve_on_a_free_port(
-                    lambda port: (
-                        [str(BIN / "specialistly"), "serve", "--no-jobs"],
-                        app_env | {"PORT": str(port)},
-                    ),
-                    "/readyz",
-                    tmp_path / f"serve-{n}.log",
-                )
-            )[1]
-            for n in range(servers)
-        ]
-        yield zoom, bases
-
-
-@contextmanager
 def _workers(
     env: dict[str, str], zoom: str, tmp_path: Path, count: int
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    app_env = env | {"ZOOM_OAUTH_BASE_URL": zoom, "ZOOM_API_BASE_URL": zoom + "/v2"}
+    app_env = live_against(env, zoom)
     started: list[subprocess.Popen[bytes]] = []
     try:
         for n in range(count):
@@ -181,7 +150,7 @@ async def test_two_workers_sweep_200_idle_connections_once_under_zooms_rate_limi
         KEEPALIVE_INTERVAL_SECONDS="3600",
         JOB_LEASE_SECONDS="5",
     )
-    with _cluster(env, tmp_path, servers=3) as (zoom_base, bases):
+    with sandbox_and_servers(env, tmp_path, 3, "--no-jobs") as (zoom_base, bases):
         await _connected_specialists(postgres_url, bases, zoom_base, 200)
         since = await _make_idle(postgres_url)
         async with httpx.AsyncClient(base_url=zoom_base) as zoom:
@@ -220,7 +189,7 @@ async def test_killing_the_worker_that_holds_a_job_hands_it_to_another_within_th
         KEEPALIVE_INTERVAL_SECONDS="3600",
         JOB_LEASE_SECONDS=str(lease),
     )
-    with _cluster(env, tmp_path, servers=1) as (zoom_base, bases):
+    with sandbox_and_servers(env, tmp_path, 1, "--no-jobs") as (zoom_base, bases):
         await _connected_specialists(postgres_url, bases, zoom_base, 30)
         since = await _make_idle(postgres_url)
         with _workers(env, zoom_base, tmp_path, count=2) as workers:

@@ -22,7 +22,7 @@ from tests.processes import (
     env_for as _env_for,
 )
 from tests.processes import (
-    sandbox_and_three_servers as _sandbox_and_three_servers,
+    sandbox_and_servers as _sandbox_and_servers,
 )
 from tests.processes import (
     serve as _serve,
@@ -102,7 +102,7 @@ async def test_three_server_processes_on_postgresql_share_one_refresh_per_expiry
         MEETING_FALLBACK="none",
         KEEPALIVE_INTERVAL_SECONDS="3600",
     )
-    with _sandbox_and_three_servers(env, tmp_path) as (zoom_base, bases):
+    with _sandbox_and_servers(env, tmp_path) as (zoom_base, bases):
         clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
         async with (
             httpx.AsyncClient(base_url=bases[0], timeout=30) as browser,
@@ -265,7 +265,7 @@ async def test_thirty_overlapping_bookings_across_three_processes_confirm_one(
     """Two event types, three overlapping starts, 30 customers spread over 3 processes."""
     await upgrade_async(postgres_url)
     env = _env_for(live_settings(postgres_url, tmp_path), MEETING_FALLBACK="none")
-    with _sandbox_and_three_servers(env, tmp_path) as (zoom_base, bases):
+    with _sandbox_and_servers(env, tmp_path) as (zoom_base, bases):
         clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
         async with (
             httpx.AsyncClient(base_url=bases[0], timeout=30) as browser,
