@@ -25,6 +25,16 @@ LOST = (
 )
 
 
+async def customer_booking(
+    request: Request, ctx: Ctx, me: Specialist | None, booking_id: int, token: str
+) -> Booking | Response:
+    """The booking its manage token opens, or the 404 page saying where the right link is."""
+    try:
+        return await ctx.bookings.for_customer(booking_id, token[:200])
+    except BookingNotFound:
+        return not_found(request, ctx, me, *LOST)
+
+
 def span(booking: Booking, zone: str) -> str:
     """'Saturday 28 November 2026, 02:00–02:30 (Asia/Tokyo)' in the reader's zone."""
     end = booking.start_time + timedelta(minutes=booking.duration_minutes)
@@ -97,10 +107,9 @@ async def _show(
 async def booking_page(
     request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpecialist, token: str = ""
 ) -> Response:
-    try:
-        booking = await ctx.bookings.for_customer(booking_id, token[:200])
-    except BookingNotFound:
-        return not_found(request, ctx, me, *LOST)
+    booking = await customer_booking(request, ctx, me, booking_id, token)
+    if isinstance(booking, Response):
+        return booking
     kept = flash.take(request)
     problem = kept.errors.get("form") if kept else None
     return await _show(request, ctx, me, booking, token[:200], problem)
@@ -111,10 +120,9 @@ async def invite(
     request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpecialist, token: str = ""
 ) -> Response:
     """The same calendar invitation the emails carry (UID, SEQUENCE, METHOD), to download."""
-    try:
-        booking = await ctx.bookings.for_customer(booking_id, token[:200])
-    except BookingNotFound:
-        return not_found(request, ctx, me, *LOST)
+    booking = await customer_booking(request, ctx, me, booking_id, token)
+    if isinstance(booking, Response):
+        return booking
     specialist, _ = await _parties(ctx, booking)
     # The same link as the emails' invitation: the booking page with its token, none once cancelled.
     link = ctx.meetings.manage_url(booking) if booking.status == BookingStatus.CONFIRMED else None

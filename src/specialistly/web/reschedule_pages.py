@@ -28,7 +28,7 @@ from specialistly.specialists.models import Specialist
 from specialistly.web import flash, picker, zones
 from specialistly.web.booking_admin import own_booking
 from specialistly.web.dashboard import to_login
-from specialistly.web.manage import LOST, span
+from specialistly.web.manage import customer_booking, span
 from specialistly.web.pages import form_data, not_found, render, zone_or
 from specialistly.web.public import chosen_slot, chosen_start
 
@@ -145,10 +145,9 @@ async def _move(ctx: Ctx, booking: Booking, form: dict[str, str], mover: Mover) 
 async def customer_page(
     request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpecialist, token: str = ""
 ) -> Response:
-    try:
-        booking = await ctx.bookings.for_customer(booking_id, token[:200])
-    except BookingNotFound:
-        return not_found(request, ctx, me, *LOST)
+    booking = await customer_booking(request, ctx, me, booking_id, token)
+    if isinstance(booking, Response):
+        return booking
     query = {k: request.query_params.get(k, "")[:64] for k in ("tz", "from")}
     mover = _customer(booking_id, token[:200])
     return await _page(request, ctx, me, booking, mover, *_with_kept(request, query))
@@ -160,10 +159,9 @@ async def customer_move(
 ) -> Response:
     form = await form_data(request, ctx)
     token = form.get("token", "")[:200]
-    try:
-        booking = await ctx.bookings.for_customer(booking_id, token)
-    except BookingNotFound:
-        return not_found(request, ctx, me, *LOST)
+    booking = await customer_booking(request, ctx, me, booking_id, token)
+    if isinstance(booking, Response):
+        return booking
     mover = _customer(booking_id, token)
     refused = await _move(ctx, booking, form, mover)
     if refused is None:
@@ -187,16 +185,24 @@ def _with_kept(request: Request, query: dict[str, str]) -> tuple[dict[str, str],
     return {**query, "selected": kept.values.get("selected", "")}, kept.errors.get("time")
 
 
+async def _own_or_404(
+    request: Request, ctx: Ctx, me: Specialist, booking_id: int
+) -> Booking | Response:
+    try:
+        return await own_booking(ctx, me, booking_id)
+    except BookingNotFound:
+        return not_found(request, ctx, me, "Booking not found", "It is not one of your bookings.")
+
+
 @router.get("/dashboard/bookings/{booking_id}/reschedule")
 async def specialist_page(
     request: Request, booking_id: DbId, ctx: Ctx, me: MaybeSpecialist
 ) -> Response:
     if me is None:
         return to_login()
-    try:
-        booking = await own_booking(ctx, me, booking_id)
-    except BookingNotFound:
-        return not_found(request, ctx, me, "Booking not found", "It is not one of your bookings.")
+    booking = await _own_or_404(request, ctx, me, booking_id)
+    if isinstance(booking, Response):
+        return booking
     query = {"from": request.query_params.get("from", "")[:64]}
     return await _page(
         request, ctx, me, booking, _specialist(booking_id), *_with_kept(request, query)
@@ -210,10 +216,9 @@ async def specialist_move(
     if me is None:
         return to_login()
     form = await form_data(request, ctx)
-    try:
-        booking = await own_booking(ctx, me, booking_id)
-    except BookingNotFound:
-        return not_found(request, ctx, me, "Booking not found", "It is not one of your bookings.")
+    booking = await _own_or_404(request, ctx, me, booking_id)
+    if isinstance(booking, Response):
+        return booking
     mover = _specialist(booking_id)
     refused = await _move(ctx, booking, form, mover)
     if refused is None:
