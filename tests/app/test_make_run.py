@@ -7,11 +7,10 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import httpx
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.servers import ROOT, clean_env, free_port, serving
+from tests.servers import ROOT, clean_env, free_port, http_request, serving
 
 # What only tests, lint, types, profiling and locking need: never in what `make run` installs.
 TEST_TOOLS = {
@@ -63,10 +62,11 @@ def test_make_run_serves_health_and_the_sandbox_consent_page(tmp_path: Path) -> 
         log=log,
         timeout=60,
     ):
-        assert httpx.get(base + "/healthz").json() == {"status": "ok"}
-        assert httpx.get(base + "/readyz").status_code == 200
+        assert http_request("GET", base + "/healthz").json() == {"status": "ok"}
+        assert http_request("GET", base + "/readyz").status_code == 200
         generated = json.loads((tmp_path / "var" / "secrets.json").read_text())
-        consent = httpx.get(
+        consent = http_request(
+            "GET",
             base + "/zoom-sandbox/oauth/authorize",
             params={
                 "response_type": "code",

@@ -16,7 +16,7 @@ from specialistly.config import Settings, with_generated_secrets
 from specialistly.db import upgrade_async
 from specialistly.jobs import Scheduler, run_once
 from tests.harness import Harness, harness
-from tests.servers import BIN, ROOT, clean_env, free_port, serving
+from tests.servers import BIN, ROOT, clean_env, free_port, http_client, http_request, serving
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -210,8 +210,8 @@ def test_a_full_sandbox_run_leaves_no_token_or_secret_in_logs_or_database(tmp_pa
     )
     log = tmp_path / "serve.log"
     with serving([binary, "serve"], env=env, ready_url=base + "/healthz", cwd=ROOT, log=log):
-        app = httpx.Client(base_url=base)
-        zoom = httpx.Client(base_url=base + "/zoom-sandbox")
+        app = http_client(base_url=base)
+        zoom = http_client(base_url=base + "/zoom-sandbox")
         app.post(
             "/api/v1/specialists",
             json={
@@ -234,8 +234,10 @@ def test_a_full_sandbox_run_leaves_no_token_or_secret_in_logs_or_database(tmp_pa
             "/api/v1/bookings",
             json={"slot_id": slot, "customer_name": "C", "customer_email": "c@example.com"},
         ).json()
-        httpx.get(
-            f"{base}/api/v1/bookings/{booking['id']}", params={"token": booking["manage_token"]}
+        http_request(
+            "GET",
+            f"{base}/api/v1/bookings/{booking['id']}",
+            params={"token": booking["manage_token"]},
         )
         zoom.post("/_control/clock", json={"advance_seconds": 3600})
         second = app.post(

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import BIN, ROOT, clean_env, free_port, serving
+from tests.servers import BIN, ROOT, clean_env, free_port, http_client, http_request, serving
 
 PASSWORD = "correct horse battery"
 
@@ -36,7 +36,8 @@ def _book(browser: httpx.Client, hours_ahead: int) -> dict[str, object]:
         "/api/v1/slots", json={"start_time": start.isoformat(), "duration_minutes": 30}
     )
     assert slot.status_code == 201, slot.text
-    booking = httpx.post(
+    booking = http_request(
+        "POST",
         str(browser.base_url) + "/api/v1/bookings",
         json={
             "slot_id": slot.json()["id"],
@@ -64,7 +65,7 @@ def test_a_restart_keeps_join_links_and_the_zoom_connection(
         timeout=60,
         capture_output=True,
     )
-    with _serve(tmp_path, env, base, "first") as first, httpx.Client(base_url=base) as browser:
+    with _serve(tmp_path, env, base, "first") as first, http_client(base_url=base) as browser:
         body = {
             "name": "Dana Specialist",
             "email": "dana@example.com",
@@ -74,8 +75,10 @@ def test_a_restart_keeps_join_links_and_the_zoom_connection(
         assert browser.post("/api/v1/specialists", json=body).status_code == 201
         start = browser.get("/api/v1/zoom/connect")
         assert start.status_code == 302
-        consent = httpx.post(
-            start.headers["location"], data={"email": "dana@zoom.example", "action": "approve"}
+        consent = http_request(
+            "POST",
+            start.headers["location"],
+            data={"email": "dana@zoom.example", "action": "approve"},
         )
         assert consent.status_code == 302
         landed = browser.get(consent.headers["location"])
@@ -83,13 +86,13 @@ def test_a_restart_keeps_join_links_and_the_zoom_connection(
         before = _book(browser, 1)
         assert before["status"] == "created"
         join_url = str(before["join_url"])
-        assert httpx.get(join_url).status_code == 200
+        assert http_request("GET", join_url).status_code == 200
         os.killpg(first.pid, stop)
         first.wait(timeout=15)
 
     assert (tmp_path / "var" / "zoom-sandbox.db").exists()
-    with _serve(tmp_path, env, base, "second"), httpx.Client(base_url=base) as browser:
-        page = httpx.get(join_url)
+    with _serve(tmp_path, env, base, "second"), http_client(base_url=base) as browser:
+        page = http_request("GET", join_url)
         assert page.status_code == 200
         assert "does not exist" not in page.text
         login = {"email": "dana@example.com", "password": PASSWORD}
@@ -98,8 +101,10 @@ def test_a_restart_keeps_join_links_and_the_zoom_connection(
         after = _book(browser, 2)
         assert after["status"] == "created"
         assert after["join_url"] != join_url
-        assert httpx.get(str(after["join_url"])).status_code == 200
-        stats = httpx.get(base + "/zoom-sandbox/_control/stats").json()
+        assert http_request("GET", str(after["join_url"])).status_code == 200
+        stats = http_request("GET", base + "/zoom-sandbox/_control/stats").json()
         assert "authorization_code" not in stats["token_requests"]
-        meetings = httpx.get(base + "/zoom-sandbox/_control/users/dana@zoom.example/meetings")
+        meetings = http_request(
+            "GET", base + "/zoom-sandbox/_control/users/dana@zoom.example/meetings"
+        )
         assert len(meetings.json()["meetings"]) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import BIN, ROOT, clean_env, free_port, serving
+from tests.servers import BIN, ROOT, clean_env, free_port, http_request, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -22,7 +22,7 @@ class Server:
     base: str
 
     def control(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        answer = httpx.request(method, f"{self.base}/zoom-sandbox/_control{path}", **kwargs)  # type: ignore[arg-type]
+        answer = http_request(method, f"{self.base}/zoom-sandbox/_control{path}", **kwargs)  # type: ignore[arg-type]
         assert answer.status_code < 300, answer.text
         return answer
 

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.conftest import DESKTOP, MOBILE, SHOTS, Server, Watched
+from tests.servers import http_client
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 PASSWORD = "correct horse battery"
@@ -34,7 +35,7 @@ class World:
 def _specialist(server: Server, name: str) -> tuple[httpx.Client, int, str]:
     """Sign up by the API and connect Zoom through the sandbox's consent page."""
     email = f"{name.lower()}.{secrets.token_hex(3)}@example.com"
-    client = httpx.Client(base_url=server.base, timeout=30)
+    client = http_client(base_url=server.base, timeout=30)
     made = client.post(
         "/api/v1/specialists",
         json={"name": name, "email": email, "password": PASSWORD, "timezone": "Europe/Berlin"},

@@ -11,19 +11,20 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import DESKTOP, MOBILE, Server, Watched, shoot
+from tests.servers import http_client, http_request
 
 PASSWORD = "correct horse battery"
 
 
 def _specialist(server: Server, name: str) -> tuple[httpx.Client, str]:
     """A specialist with Zoom connected, set up through the API (the pages are tested elsewhere)."""
-    browser = httpx.Client(base_url=server.base)
+    browser = http_client(base_url=server.base)
     email = f"{name.split()[0].lower()}.{secrets.token_hex(3)}@example.com"
     body = {"name": name, "email": email, "password": PASSWORD, "timezone": "Europe/Berlin"}
     assert browser.post("/api/v1/specialists", json=body).status_code == 201
     start = browser.get("/api/v1/zoom/connect")
-    consent = httpx.post(
-        start.headers["location"], data={"email": f"z.{email}", "action": "approve"}
+    consent = http_request(
+        "POST", start.headers["location"], data={"email": f"z.{email}", "action": "approve"}
     )
     assert browser.get(consent.headers["location"]).headers["location"].endswith("=connected")
     return browser, email
@@ -35,7 +36,8 @@ def _booking(server: Server, browser: httpx.Client, customer_email: str) -> dict
         "/api/v1/slots", json={"start_time": start.isoformat(), "duration_minutes": 30}
     )
     assert slot.status_code == 201, slot.text
-    booked = httpx.post(
+    booked = http_request(
+        "POST",
         server.base + "/api/v1/bookings",
         json={
             "slot_id": slot.json()["id"],

@@ -10,9 +10,7 @@ import os
 import subprocess
 from pathlib import Path
 
-import httpx
-
-from tests.servers import BIN, ROOT, clean_env, free_port, serving
+from tests.servers import BIN, ROOT, clean_env, free_port, http_request, serving
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "8")
 
@@ -47,7 +45,8 @@ def test_the_api_never_answers_5xx_nor_breaks_its_schema(tmp_path: Path) -> None
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     with serving([binary, "serve"], env=env, ready_url=base + "/healthz", cwd=ROOT, log=log):
-        signed_in = httpx.post(
+        signed_in = http_request(
+            "POST",
             base + "/api/v1/specialists",
             json={
                 "name": "Fuzz",

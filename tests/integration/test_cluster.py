@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -26,7 +25,7 @@ from specialistly.deps import SESSION_COOKIE
 from specialistly.security import digest
 from tests.harness import live_settings
 from tests.processes import connect, env_for, live_against, sandbox_and_servers, tail
-from tests.servers import BIN
+from tests.servers import BIN, async_http_client
 
 SWEEP = "Keep-alive: "
 
@@ -75,33 +74,40 @@ async def _connected_specialists(url: str, bases: list[str], zoom_base: str, cou
     """
     now = datetime.now(UTC)
     cookies = [secrets.token_urlsafe(24) for _ in range(count)]
-    for n, cookie in enumerate(cookies):
-        [(specialist,)] = await _sql(
-            url,
-            "INSERT INTO specialists (name, email, password_hash, timezone, bio, created_at) "
-            "VALUES (:name, :email, '!', 'UTC', '', :now) RETURNING id",
-            name=f"Idle {n}",
-            email=f"idle{n}@example.com",
-            now=now,
-        )
-        await _sql(
-            url,
-            "INSERT INTO sign_in_sessions (token_digest, specialist_id, created_at, expires_at) "
-            "VALUES (:digest, :specialist, :now, :until)",
-            digest=digest(cookie),
-            specialist=specialist,
-            now=now,
-            until=now + timedelta(days=1),
-        )
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.begin() as conn:
+            for n, cookie in enumerate(cookies):
+                specialist = await conn.scalar(
+                    text(
+                        "INSERT INTO specialists (name, email, password_hash, timezone, bio, "
+                        "created_at) VALUES (:name, :email, '!', 'UTC', '', :now) RETURNING id"
+                    ),
+                    {"name": f"Idle {n}", "email": f"idle{n}@example.com", "now": now},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO sign_in_sessions (token_digest, specialist_id, created_at, "
+                        "expires_at) VALUES (:digest, :specialist, :now, :until)"
+                    ),
+                    {
+                        "digest": digest(cookie),
+                        "specialist": specialist,
+                        "now": now,
+                        "until": now + timedelta(days=1),
+                    },
+                )
+    finally:
+        await engine.dispose()
     gate = asyncio.Semaphore(8)
 
     async def one(n: int) -> None:
         async with (
             gate,
-            httpx.AsyncClient(
+            async_http_client(
                 base_url=bases[n % len(bases)], timeout=30, cookies={SESSION_COOKIE: cookies[n]}
             ) as browser,
-            httpx.AsyncClient(base_url=zoom_base, timeout=30) as zoom,
+            async_http_client(base_url=zoom_base, timeout=30) as zoom,
         ):
             await connect(browser, zoom, f"idle{n}@zoom.example.com")
 
@@ -146,15 +152,15 @@ async def test_two_workers_sweep_200_idle_connections_once_under_zooms_rate_limi
     env = env_for(
         live_settings(postgres_url, tmp_path),
         MEETING_FALLBACK="none",
-        KEEPALIVE_MAX_PER_SECOND="8",
+        KEEPALIVE_MAX_PER_SECOND="20",
         KEEPALIVE_INTERVAL_SECONDS="3600",
         JOB_LEASE_SECONDS="5",
     )
     with sandbox_and_servers(env, tmp_path, 3, "--no-jobs") as (zoom_base, bases):
         await _connected_specialists(postgres_url, bases, zoom_base, 200)
         since = await _make_idle(postgres_url)
-        async with httpx.AsyncClient(base_url=zoom_base) as zoom:
-            limit = {"rate_limit_per_second": 10}
+        async with async_http_client(base_url=zoom_base) as zoom:
+            limit = {"rate_limit_per_second": 25}
             assert (await zoom.put("/_control/faults", json=limit)).status_code == 200
             with _workers(env, zoom_base, tmp_path, count=2):
                 deadline = time.monotonic() + 120

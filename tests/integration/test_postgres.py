@@ -17,7 +17,7 @@ from specialistly.connections.jobs import run_keepalive
 from specialistly.context import build_context
 from specialistly.db import upgrade_async
 from tests.harness import APP, FAST_RETRY, harness, live_settings
-from tests.servers import BIN, ROOT, clean_env, free_port, serving
+from tests.servers import BIN, ROOT, async_http_client, clean_env, free_port, serving
 
 pytestmark = pytest.mark.postgres
 HOUR, DAY = 3600, 86_400
@@ -97,7 +97,7 @@ async def _connect_one_specialist(settings: Settings, sandbox_base: str) -> int:
     ctx = app.state.ctx
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP) as browser,
-        httpx.AsyncClient(base_url=sandbox_base) as zoom,
+        async_http_client(base_url=sandbox_base) as zoom,
     ):
         body = {
             "name": "P",
@@ -160,7 +160,7 @@ async def test_four_processes_asking_at_once_cause_exactly_one_refresh(
             for _ in range(4)
         ]
         outputs = [w.communicate(timeout=60) for w in workers]
-        async with httpx.AsyncClient(base_url=sandbox_base) as zoom:
+        async with async_http_client(base_url=sandbox_base) as zoom:
             stats = (await zoom.get("/_control/stats")).json()
             issued = (await zoom.get("/_control/users/procs@zoom.example.com/tokens")).json()
     for worker, (_, err) in zip(workers, outputs, strict=True):

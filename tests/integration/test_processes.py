@@ -33,7 +33,7 @@ from tests.processes import (
 from tests.processes import (
     tail as _tail,
 )
-from tests.servers import BIN, ROOT, clean_env
+from tests.servers import BIN, ROOT, async_http_client, clean_env, http_client, http_request
 
 ZOOM_EMAIL = "multi@zoom.example.com"
 TOKEN_TTL = 8  # seconds the sandbox's access tokens live
@@ -103,10 +103,10 @@ async def test_three_server_processes_on_postgresql_share_one_refresh_per_expiry
         KEEPALIVE_INTERVAL_SECONDS="3600",
     )
     with _sandbox_and_servers(env, tmp_path) as (zoom_base, bases):
-        clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
+        clients = [async_http_client(base_url=b, timeout=30) for b in bases]
         async with (
-            httpx.AsyncClient(base_url=bases[0], timeout=30) as browser,
-            httpx.AsyncClient(base_url=zoom_base, timeout=30) as zoom,
+            async_http_client(base_url=bases[0], timeout=30) as browser,
+            async_http_client(base_url=zoom_base, timeout=30) as zoom,
         ):
             try:
                 await _sign_up(browser, "multi@example.com")
@@ -196,7 +196,7 @@ def test_sigterm_lets_a_request_in_flight_finish_and_stops_cleanly(tmp_path: Pat
     log = tmp_path / "serve.log"
     with _serve(env, log) as (server, base):
         sandbox = base + "/zoom-sandbox"
-        with httpx.Client(base_url=base, timeout=30) as browser, httpx.Client(timeout=30) as zoom:
+        with http_client(base_url=base, timeout=30) as browser, http_client(timeout=30) as zoom:
             body = {
                 "name": "Sig",
                 "email": "sig@example.com",
@@ -229,7 +229,9 @@ def test_sigterm_lets_a_request_in_flight_finish_and_stops_cleanly(tmp_path: Pat
                 "customer_email": "late@example.com",
             }
             try:
-                outcome["answer"] = httpx.post(base + "/api/v1/bookings", json=body, timeout=30)
+                outcome["answer"] = http_request(
+                    "POST", base + "/api/v1/bookings", json=body, timeout=30
+                )
             except httpx.HTTPError as error:
                 outcome["error"] = error
             outcome["at"] = time.monotonic()
@@ -266,10 +268,10 @@ async def test_thirty_overlapping_bookings_across_three_processes_confirm_one(
     await upgrade_async(postgres_url)
     env = _env_for(live_settings(postgres_url, tmp_path), MEETING_FALLBACK="none")
     with _sandbox_and_servers(env, tmp_path) as (zoom_base, bases):
-        clients = [httpx.AsyncClient(base_url=b, timeout=30) for b in bases]
+        clients = [async_http_client(base_url=b, timeout=30) for b in bases]
         async with (
-            httpx.AsyncClient(base_url=bases[0], timeout=30) as browser,
-            httpx.AsyncClient(base_url=zoom_base, timeout=30) as zoom,
+            async_http_client(base_url=bases[0], timeout=30) as browser,
+            async_http_client(base_url=zoom_base, timeout=30) as zoom,
         ):
             try:
                 await _sign_up(browser, "overlap@example.com")

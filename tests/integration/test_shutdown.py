@@ -17,7 +17,7 @@ from specialistly.app import create_app
 from specialistly.db import upgrade_async
 from tests.harness import APP, FAST_RETRY, live_settings
 from tests.integration.test_processes import _connect, _env_for, _serve, _tail
-from tests.servers import BIN, free_port, serving
+from tests.servers import BIN, async_http_client, free_port, http_client, http_request, serving
 
 ZOOM_EMAIL = "shutdown@zoom.example.com"
 ZOOM_HOLDS_SECONDS = 5
@@ -29,7 +29,7 @@ async def _prepare(settings: Any, sandbox: str) -> tuple[int, int]:
     ctx = app.state.ctx
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP) as browser,
-        httpx.AsyncClient(base_url=sandbox) as zoom,
+        async_http_client(base_url=sandbox) as zoom,
     ):
         body = {
             "name": "Shut Down",
@@ -77,7 +77,7 @@ def test_sigterm_during_a_slow_refresh_keeps_the_rotated_tokens(tmp_path: Path) 
     args = [str(BIN / "specialistly"), "zoom-sandbox", "--port", str(port)]
     with serving(args, env=env, ready_url=sandbox + "/", cwd=tmp_path, log=tmp_path / "z.log"):
         _, slot = asyncio.run(_prepare(settings, sandbox))
-        zoom = httpx.Client(base_url=sandbox, timeout=30)
+        zoom = http_client(base_url=sandbox, timeout=30)
         faults = {"token": {"latency_ms": ZOOM_HOLDS_SECONDS * 1000}}
         assert zoom.put("/_control/faults", json=faults).status_code == 200
         log = tmp_path / "serve.log"
@@ -87,7 +87,9 @@ def test_sigterm_during_a_slow_refresh_keeps_the_rotated_tokens(tmp_path: Path) 
             def book() -> None:
                 body = {"slot_id": slot, "customer_name": "Cy", "customer_email": "cy@example.com"}
                 try:
-                    outcome["answer"] = httpx.post(base + "/api/v1/bookings", json=body, timeout=30)
+                    outcome["answer"] = http_request(
+                        "POST", base + "/api/v1/bookings", json=body, timeout=30
+                    )
                 except httpx.HTTPError as error:
                     outcome["error"] = error
 
@@ -115,7 +117,7 @@ def test_sigterm_during_a_slow_refresh_keeps_the_rotated_tokens(tmp_path: Path) 
         assert "Traceback" not in text_log, text_log
 
         # Restarted, the server uses the saved grant: nobody is asked to reconnect.
-        with _serve(env, tmp_path / "again.log") as (_, base), httpx.Client(base_url=base) as b:
+        with _serve(env, tmp_path / "again.log") as (_, base), http_client(base_url=base) as b:
             login = {"email": "shutdown@example.com", "password": "long enough"}
             assert b.post("/api/v1/auth/login", json=login).status_code == 200
             assert b.get("/api/v1/zoom/status").json()["status"] == "connected"

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import BIN, ROOT, clean_env, free_port, serving
+from tests.servers import BIN, ROOT, clean_env, free_port, http_client, serving
 from tests.zoomkit import basic, pkce_pair
 
 REDIRECT = "https://app.example.test/api/zoom/oauth/user-callback"
@@ -46,7 +46,7 @@ def test_the_standalone_sandbox_drops_the_connection_on_a_lost_refresh(
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
-        with httpx.Client(base_url=base) as zoom:
+        with http_client(base_url=base) as zoom:
             consent = zoom.post(
                 "/oauth/authorize",
                 params=params,
