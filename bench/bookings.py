@@ -219,15 +219,16 @@ def serving(
         try:
             ready = False
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and process.poll() is None:
-                try:
-                    if httpx.get(base + ready_path, timeout=2).status_code < 500:
-                        ready = "Uvicorn running on" in log.read_text(errors="replace")
-                        if ready:
-                            break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
+            with httpx.Client(timeout=2) as poller:  # one TLS context for every poll
+                while time.monotonic() < deadline and process.poll() is None:
+                    try:
+                        if poller.get(base + ready_path).status_code < 500:
+                            ready = "Uvicorn running on" in log.read_text(errors="replace")
+                            if ready:
+                                break
+                    except httpx.TransportError:
+                        pass
+                    time.sleep(0.1)
             if not ready:
                 text = log.read_text(errors="replace")
                 if process.poll() is not None and "address already in use" in text:

@@ -72,12 +72,13 @@ class Served:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        for _ in range(300):
-            try:
-                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
+        with httpx.Client(timeout=1) as poller:  # one TLS context for every poll
+            for _ in range(300):
+                try:
+                    if poller.get(self.base + "/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    time.sleep(0.05)
         raise RuntimeError("server did not start")
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
