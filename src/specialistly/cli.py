@@ -33,6 +33,7 @@ keys_app = typer.Typer(no_args_is_help=True, help="Token encryption keys.")
 app.add_typer(keys_app, name="keys")
 outbox_app = typer.Typer(no_args_is_help=True, help="The email outbox (never a body or a token).")
 app.add_typer(outbox_app, name="outbox")
+YOUNG_COLLECTION_EVERY = 20_000  # allocations; Python's default is 700
 
 
 def _exit_cleanly_on_sigterm() -> None:
@@ -72,6 +73,11 @@ def serve(
     # walking a few hundred thousand objects that can never be garbage.
     gc.collect()
     gc.freeze()
+    # A request allocates thousands of short-lived objects (rows, models, ASGI messages) that
+    # reference counting frees; collecting the young generation every 700 allocations, the
+    # default, spent 3 % of a booking's CPU finding almost nothing. Every 20 000 keeps a
+    # young collection well under a millisecond.
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
     uvicorn.run(
         web,
         host=host or settings.host,
