@@ -13,8 +13,12 @@ PASSWORD = "correct horse battery"
 
 
 def open_page(chromium: Browser, watched: Watched) -> Page:
-    # en-GB: a 24-hour clock, as the times these tests type and look for.
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    # en-GB: a 24-hour clock, as the times these tests type and look for. Berlin, the zone of
+    # every specialist here: a booking page in another zone reloads itself in the browser's
+    # (test_scheduling_pages follows that), and a test pressing keys meanwhile loses its page.
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="Europe/Berlin"
+    )
     page = context.new_page()
     watched.watch(page)
     return page
