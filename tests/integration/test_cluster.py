@@ -11,14 +11,14 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from specialistly.db import async_url, upgrade_async
 from specialistly.deps import SESSION_COOKIE
@@ -74,31 +74,27 @@ async def _connected_specialists(url: str, bases: list[str], zoom_base: str, cou
     """
     now = datetime.now(UTC)
     cookies = [secrets.token_urlsafe(24) for _ in range(count)]
-    engine = create_async_engine(async_url(url))
-    try:
-        async with engine.begin() as conn:
-            for n, cookie in enumerate(cookies):
-                specialist = await conn.scalar(
-                    text(
-                        "INSERT INTO specialists (name, email, password_hash, timezone, bio, "
-                        "created_at) VALUES (:name, :email, '!', 'UTC', '', :now) RETURNING id"
-                    ),
-                    {"name": f"Idle {n}", "email": f"idle{n}@example.com", "now": now},
-                )
-                await conn.execute(
-                    text(
-                        "INSERT INTO sign_in_sessions (token_digest, specialist_id, created_at, "
-                        "expires_at) VALUES (:digest, :specialist, :now, :until)"
-                    ),
-                    {
-                        "digest": digest(cookie),
-                        "specialist": specialist,
-                        "now": now,
-                        "until": now + timedelta(days=1),
-                    },
-                )
-    finally:
-        await engine.dispose()
+    async with _transaction(url) as conn:
+        for n, cookie in enumerate(cookies):
+            specialist = await conn.scalar(
+                text(
+                    "INSERT INTO specialists (name, email, password_hash, timezone, bio, "
+                    "created_at) VALUES (:name, :email, '!', 'UTC', '', :now) RETURNING id"
+                ),
+                {"name": f"Idle {n}", "email": f"idle{n}@example.com", "now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO sign_in_sessions (token_digest, specialist_id, created_at, "
+                    "expires_at) VALUES (:digest, :specialist, :now, :until)"
+                ),
+                {
+                    "digest": digest(cookie),
+                    "specialist": specialist,
+                    "now": now,
+                    "until": now + timedelta(days=1),
+                },
+            )
     gate = asyncio.Semaphore(8)
 
     async def one(n: int) -> None:
@@ -114,14 +110,21 @@ async def _connected_specialists(url: str, bases: list[str], zoom_base: str, cou
     await asyncio.gather(*(one(n) for n in range(count)))
 
 
-async def _sql(url: str, statement: str, **params: object) -> list[tuple[object, ...]]:
+@asynccontextmanager
+async def _transaction(url: str) -> AsyncIterator[AsyncConnection]:
+    """One transaction on its own engine, disposed of afterwards."""
     engine = create_async_engine(async_url(url))
     try:
         async with engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            return [tuple(row) for row in result.all()] if result.returns_rows else []
+            yield conn
     finally:
         await engine.dispose()
+
+
+async def _sql(url: str, statement: str, **params: object) -> list[tuple[object, ...]]:
+    async with _transaction(url) as conn:
+        result = await conn.execute(text(statement), params)
+        return [tuple(row) for row in result.all()] if result.returns_rows else []
 
 
 async def _make_idle(url: str) -> datetime:
