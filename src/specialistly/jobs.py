@@ -48,7 +48,7 @@ async def reminders(ctx: AppContext) -> Any:
 
 
 async def outbox(ctx: AppContext) -> Any:
-    return await deliver_outbox(ctx.db, ctx.email, ctx.clock, ctx.cipher)
+    return await deliver_outbox(ctx.db, ctx.email, ctx.clock, ctx.cipher, stopping=ctx.stopping)
 
 
 async def housekeeping(ctx: AppContext) -> Any:

@@ -3,16 +3,19 @@
 Every test here talks to a real SMTP server (aiosmtpd) through the app's own settings and job.
 """
 
+import asyncio
 import logging
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from specialistly.jobs import run_once
+from specialistly.notifications.outbox import deliver_outbox
 from specialistly.notifications.service import Email
 from tests.harness import Harness, harness
 from tests.servers import BIN, clean_env, free_port
@@ -135,6 +138,58 @@ async def test_a_customer_name_with_a_line_break_adds_no_header_and_holds_back_n
         assert "\n" not in message["Subject"]
         subjects.append(message["Subject"])
     assert "New booking: Eve Bcc: x@evil.test" in subjects
+
+
+async def test_one_run_sends_every_due_email_not_just_one_batch(tmp_path: Path) -> None:
+    # A burst of bookings queues two emails each; the run keeps taking batches of 100.
+    with smtp_server(tmp_path, tls="none") as server:
+        async with mailing(tmp_path, smtp_url=f"smtp://127.0.0.1:{server.port}") as h:
+            async with h.ctx.db.transaction() as session:
+                for n in range(250):
+                    h.ctx.notifier.queue_email(
+                        session, Email(f"c{n}@example.com", "Booked", "Body", "test")
+                    )
+            run = await run_once(h.ctx, "outbox")
+            [(pending,)] = await h.raw(
+                "SELECT COUNT(*) FROM outbox_emails WHERE status = 'pending'"
+            )
+    assert run == {"sent": 250, "retrying": 0, "failed": 0}
+    assert pending == 0
+    assert len(server.inbox.messages) == 250
+
+
+async def test_a_stopping_process_finishes_its_batch_and_takes_no_other(tmp_path: Path) -> None:
+    with smtp_server(tmp_path, tls="none") as server:
+        async with mailing(tmp_path, smtp_url=f"smtp://127.0.0.1:{server.port}") as h:
+            for n in range(25):
+                await queue(h, f"c{n}@example.com")
+            stopping = asyncio.Event()
+            smtp = h.ctx.email
+
+            class StopDuringTheFirstEmail:
+                channel = smtp.channel
+
+                async def send(self, message: EmailMessage) -> None:
+                    stopping.set()  # SIGTERM arrives while the run is sending
+                    await smtp.send(message)
+
+                def reason(self, error: Exception) -> str:
+                    return smtp.reason(error)
+
+            run = await deliver_outbox(
+                h.ctx.db,
+                StopDuringTheFirstEmail(),
+                h.ctx.clock,
+                h.ctx.cipher,
+                batch=10,
+                stopping=stopping,
+            )
+            [(pending,)] = await h.raw(
+                "SELECT COUNT(*) FROM outbox_emails WHERE status = 'pending'"
+            )
+    assert run.sent == 10
+    assert len(server.inbox.messages) == 10
+    assert pending == 15  # the next process sends them
 
 
 async def test_an_unreachable_smtp_server_keeps_the_email_for_later(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ An email is sent, or its failure recorded, in its own short transaction, and any
 building or sending it is that email's alone: it never escapes the run or holds back the next.
 """
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -64,31 +65,50 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 async def deliver_outbox(
-    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, *, limit: int = 100
+    db: Database,
+    sender: EmailSender,
+    clock: Clock,
+    cipher: TokenCipher,
+    *,
+    batch: int = 100,
+    stopping: asyncio.Event | None = None,
 ) -> OutboxRun:
-    """Deliver the emails that are due, each on its own; say how many went, wait or failed."""
+    """Deliver every email that is due, each on its own, `batch` at a time until none is
+    left (or the process is stopping); say how many went, wait or failed.
+
+    A burst of bookings queues two emails each: one batch per run would send them far
+    slower than they arrive. The loop ends: each email it takes is sent, or due again only
+    later (a retry's wait, another sender's lease).
+    """
+    run = OutboxRun()
+    while not (stopping and stopping.is_set()):
+        ids = await _due(db, clock.now(), batch)
+        for email_id in ids:
+            status = await deliver_one(db, sender, clock, cipher, email_id)
+            if status == OutboxStatus.SENT:
+                run.sent += 1
+            elif status == OutboxStatus.PENDING:
+                run.retrying += 1
+            elif status == OutboxStatus.FAILED:
+                run.failed += 1
+        if len(ids) < batch:
+            break
+    return run
+
+
+async def _due(db: Database, now: datetime, batch: int) -> list[int]:
     async with db.reading() as session:
-        ids = list(
+        return list(
             await session.scalars(
                 select(OutboxEmail.id)
                 .where(
                     OutboxEmail.status == OutboxStatus.PENDING,
-                    OutboxEmail.next_attempt_at <= clock.now(),
+                    OutboxEmail.next_attempt_at <= now,
                 )
                 .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-                .limit(limit)
+                .limit(batch)
             )
         )
-    run = OutboxRun()
-    for email_id in ids:
-        status = await deliver_one(db, sender, clock, cipher, email_id)
-        if status == OutboxStatus.SENT:
-            run.sent += 1
-        elif status == OutboxStatus.PENDING:
-            run.retrying += 1
-        elif status == OutboxStatus.FAILED:
-            run.failed += 1
-    return run
 
 
 async def deliver_one(
