@@ -9,8 +9,10 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from specialistly import observability
 from specialistly.clock import Clock
@@ -127,27 +129,36 @@ async def deliver_one(
         return await _record_failure(db, email_id, clock.now(), sender.reason(error))
     observability.EMAIL_ATTEMPTS.labels("sent").inc()
     observability.EMAILS_SENT.inc()
-    async with db.transaction() as session:
-        found = await session.get(OutboxEmail, email_id)
-        if found is not None:
-            found.sent(clock.now())
+    await db.write(partial(_record_sent, email_id, clock.now()))
     return OutboxStatus.SENT
 
 
+# Claim and record are `Database.write` work: on SQLite they queue in the writer thread with
+# the bookings' writes, instead of holding it while an async session makes its round trips
+# (a run sends every due email, so under load these are two writes for each email).
 async def _claim(db: Database, email_id: int, now: datetime) -> OutboxEmail | None:
-    async with db.transaction() as session:
-        claimed = await session.execute(
-            update(OutboxEmail)
-            .where(
-                OutboxEmail.id == email_id,
-                OutboxEmail.status == OutboxStatus.PENDING,
-                OutboxEmail.next_attempt_at <= now,
-            )
-            .values(claimed_at=now, next_attempt_at=now + LEASE, attempts=OutboxEmail.attempts + 1)
+    return await db.write(partial(_claimed, email_id, now))
+
+
+def _claimed(email_id: int, now: datetime, session: Session) -> OutboxEmail | None:
+    claimed = session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.id == email_id,
+            OutboxEmail.status == OutboxStatus.PENDING,
+            OutboxEmail.next_attempt_at <= now,
         )
-        if getattr(claimed, "rowcount", 0) != 1:
-            return None
-        return await session.get(OutboxEmail, email_id)
+        .values(claimed_at=now, next_attempt_at=now + LEASE, attempts=OutboxEmail.attempts + 1)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return None
+    return session.get(OutboxEmail, email_id)
+
+
+def _record_sent(email_id: int, now: datetime, session: Session) -> None:
+    found = session.get(OutboxEmail, email_id)
+    if found is not None:
+        found.sent(now)
 
 
 async def _record_failure(
