@@ -100,12 +100,13 @@ def quick_password_hashes() -> Iterator[None]:
 
     from specialistly import security
 
-    saved = security._hasher, security._DUMMY_HASH
+    saved = security._hasher
     security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    security._DUMMY_HASH = security._hasher.hash(secrets.token_urlsafe(16))
-    REAL_HASHER.append(saved[0])
+    security._dummy_hash.cache_clear()  # made again with the quick hasher
+    REAL_HASHER.append(saved)
     yield
-    security._hasher, security._DUMMY_HASH = saved
+    security._hasher = saved
+    security._dummy_hash.cache_clear()
 
 
 REAL_HASHER: list["PasswordHasher"] = []
