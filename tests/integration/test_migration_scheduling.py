@@ -79,7 +79,7 @@ def test_the_overlap_check_reads_only_bookings_ending_after_the_new_one_starts(
     path = tmp_path / "app.db"
     url = f"sqlite:///{path}"
     upgrade(url)
-    compiled = _OVERLAP.compile(dialect=sqlite.dialect())
+    compiled = _OVERLAP.statement.compile(dialect=sqlite.dialect())
     values = compiled.construct_params(
         {"specialist_id": 1, "start": "2027-01-01 10:00:00", "end": "2027-01-01 10:30:00"}
     )

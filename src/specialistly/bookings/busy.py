@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from specialistly.bookings.errors import SlotTaken
 from specialistly.bookings.models import Booking, BookingStatus
+from specialistly.statements import Prepared
 
 # The advisory-lock namespace of "booking a specialist" on PostgreSQL.
 BOOKING_LOCKS = 7301
@@ -46,13 +47,13 @@ def refuse_overlap(
     if besides is not None:
         params["besides"] = besides
     query = _OVERLAP if besides is None else _OVERLAP_BESIDES
-    if session.connection().execute(query, params).first() is not None:
+    if query.first(session.connection(), params) is not None:
         raise SlotTaken("that time overlaps another booking")
 
 
 # Prepared once (a booking's write runs this every time): Core, no ORM query to build.
 _bookings = cast(Table, Booking.__table__)
-_OVERLAP = (
+_overlap = (
     select(_bookings.c.id)
     .where(
         _bookings.c.specialist_id == bindparam("specialist_id"),
@@ -62,4 +63,5 @@ _OVERLAP = (
     )
     .limit(1)
 )
-_OVERLAP_BESIDES = _OVERLAP.where(_bookings.c.id != bindparam("besides"))
+_OVERLAP_BESIDES = Prepared(_overlap.where(_bookings.c.id != bindparam("besides")))
+_OVERLAP = Prepared(_overlap)

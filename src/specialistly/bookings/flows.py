@@ -45,6 +45,7 @@ from specialistly.scheduling.models import EventType
 from specialistly.scheduling.service import EventTypeNotFound
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Slot, Specialist
+from specialistly.statements import Prepared
 
 # What booking can refuse is importable from here too, with `Bookings` and `Customer`.
 __all__ = [
@@ -71,7 +72,7 @@ _slots = cast(Table, Slot.__table__)
 _event_types = cast(Table, EventType.__table__)
 # Prepared once (their compiled forms are cached by SQLAlchemy): the booking's own write.
 # FOR SHARE (PostgreSQL): a deletion or change (FOR UPDATE) waits for the booking to commit.
-_SLOT = (
+_SLOT = Prepared(
     select(
         _slots.c.specialist_id,
         _slots.c.start_time,
@@ -81,7 +82,7 @@ _SLOT = (
     .where(_slots.c.id == bindparam("id"))
     .with_for_update(read=True)
 )
-_EVENT_TYPE = (
+_EVENT_TYPE = Prepared(
     select(
         _event_types.c.specialist_id,
         _event_types.c.duration_minutes,
@@ -93,7 +94,7 @@ _EVENT_TYPE = (
     .where(_event_types.c.id == bindparam("id"))
     .with_for_update(read=True)
 )
-_BOOKING_INSERT, _KEY_INSERT = _bookings.insert(), _keys.insert()
+_BOOKING_INSERT, _KEY_INSERT = Prepared(_bookings.insert()), Prepared(_keys.insert())
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class Bookings:
         # and then sees it, or this waits for the deletion and sees the slot deleted.
         # Bookings of one slot do not block each other here; the unique index decides.
         # Core statements, not ORM objects, on this hot path (the writer's time is the limit).
-        slot = session.connection().execute(_SLOT, {"id": slot_id}).first()
+        slot = _SLOT.first(session.connection(), {"id": slot_id})
         if slot is None or slot.deleted_at is not None:
             raise SlotNotFound(f"no slot {slot_id}")
         if specialist_id is not None and slot.specialist_id != specialist_id:
@@ -243,7 +244,7 @@ class Bookings:
         if key and (replay := _replayed(session, key, digest)) is not None:
             return replay, None
         # FOR SHARE: a change or deletion of the event type (FOR UPDATE) waits for this.
-        current = session.connection().execute(_EVENT_TYPE, {"id": kind.id}).first()
+        current = _EVENT_TYPE.first(session.connection(), {"id": kind.id})
         if current is None or current.deleted_at is not None or not current.active:
             raise EventTypeNotFound(kind.id)
         end = start + timedelta(minutes=current.duration_minutes)
@@ -322,14 +323,12 @@ class Bookings:
         claimed = self.maker.claim_new(session, booking)
         # The customer reads times in the specialist's zone unless they chose one.
         booking["customer_timezone"] = customer.timezone or claimed.timezone
-        inserted = conn.execute(_BOOKING_INSERT, booking).inserted_primary_key
-        assert inserted is not None
-        booking_id = int(inserted[0])
+        booking_id = _BOOKING_INSERT.insert(conn, booking)
         claimed.id = booking_id
         insert_reminders(session, booking_id, booking["start_time"], now, self.reminder_offsets)
         if key:
-            conn.execute(
-                _KEY_INSERT,
+            _KEY_INSERT.execute(
+                conn,
                 {"key": key, "request_digest": digest, "booking_id": booking_id, "created_at": now},
             )
         return booking_id, claimed

@@ -31,6 +31,7 @@ from specialistly.db import Database
 from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Specialist
+from specialistly.statements import Prepared
 from specialistly.zoom.api import ZoomMeeting, ZoomMeetings
 from specialistly.zoom.errors import (
     ZoomAccessTokenRejected,
@@ -50,7 +51,7 @@ NOT_CONNECTED_RECHECK = timedelta(hours=1)
 _specialists = cast(Table, Specialist.__table__)
 _connections = cast(Table, ZoomConnection.__table__)
 # The specialist and their Zoom connection in one read (the claim of a new booking).
-_HOST = (
+_HOST = Prepared(
     select(
         _specialists.c.name,
         _specialists.c.timezone,
@@ -88,7 +89,7 @@ _bookings = cast(Table, Booking.__table__)
 _BOOKING_KEYS = tuple(column.key for column in _bookings.columns)
 # A booking locked for its meeting's record (FOR UPDATE OF bookings on PostgreSQL), and what
 # its emails need of the specialist.
-_BOOKING_AND_SPECIALIST = (
+_BOOKING_AND_SPECIALIST = Prepared(
     select(
         _bookings,
         _specialists.c.name.label("specialist_name"),
@@ -99,13 +100,12 @@ _BOOKING_AND_SPECIALIST = (
     .where(_bookings.c.id == bindparam("id"))
     .with_for_update(of=_bookings)
 )
-_UPDATE_BOOKING = _bookings.update().where(_bookings.c.id == bindparam("booking_id"))
+_UPDATE_BOOKING = Prepared(_bookings.update().where(_bookings.c.id == bindparam("booking_id")))
 
 
 def _booking_of(row: Any) -> Booking:
     """A detached booking from a row of `_BOOKING_AND_SPECIALIST` (written back by Core)."""
-    mapping = row._mapping
-    return Booking(**{key: mapping[key] for key in _BOOKING_KEYS})
+    return Booking(**{key: getattr(row, key) for key in _BOOKING_KEYS})
 
 
 def _specialist_of(row: Any) -> Specialist:
@@ -125,7 +125,7 @@ def _update_changed(session: Session, booking: Booking, before: dict[str, Any]) 
     """Write back what changed on a detached booking since `before`."""
     changed = {key: value for key, value in _columns_of(booking).items() if value != before[key]}
     if changed:
-        session.connection().execute(_UPDATE_BOOKING, {**changed, "booking_id": booking.id})
+        _UPDATE_BOOKING.execute(session.connection(), {**changed, "booking_id": booking.id})
 
 
 @dataclass
@@ -176,7 +176,7 @@ class MeetingMaker:
         now = self.clock.now()
         booking["meeting_claimed_until"] = now + service.CLAIM_FOR
         booking["meeting_attempts"] = 1
-        row = session.connection().execute(_HOST, {"id": booking["specialist_id"]}).first()
+        row = _HOST.first(session.connection(), {"id": booking["specialist_id"]})
         connection = _connection_of(row) if row is not None else None
         marked = connection is not None and connection.status == ConnectionStatus.CONNECTED
         if marked and connection is not None:
@@ -370,7 +370,7 @@ class MeetingMaker:
         # Core statements, not the ORM: one read of the booking (locked) with its specialist,
         # one UPDATE of what changed, one INSERT of the emails.
         conn = session.connection()
-        row = conn.execute(_BOOKING_AND_SPECIALIST, {"id": booking_id}).first()
+        row = _BOOKING_AND_SPECIALIST.first(conn, {"id": booking_id})
         assert row is not None
         booking, specialist = _booking_of(row), _specialist_of(row)
         if booking.meeting_status == MeetingStatus.CREATED:

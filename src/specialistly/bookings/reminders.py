@@ -33,6 +33,7 @@ from specialistly.db import Base, Database, UTCDateTime
 from specialistly.notifications.service import Email, Notifier
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Specialist
+from specialistly.statements import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class BookingReminder(Base):
     skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
-_REMINDERS_INSERT = cast(Table, BookingReminder.__table__).insert()
+_REMINDERS_INSERT = Prepared(cast(Table, BookingReminder.__table__).insert())
 
 
 async def schedule_reminders(
@@ -112,8 +113,8 @@ def _insert(session: Session, booking_id: int, start_time: datetime, planned: li
     if not planned:
         return
     # One Core executemany rather than ORM objects: this runs in every booking's write.
-    session.connection().execute(
-        _REMINDERS_INSERT,
+    _REMINDERS_INSERT.execute(
+        session.connection(),
         [
             {
                 "booking_id": booking_id,

@@ -14,6 +14,7 @@ from specialistly.clock import Clock
 from specialistly.notifications.message import Attachment, encode_attachments, header_value
 from specialistly.notifications.models import Notification, OutboxEmail, OutboxStatus
 from specialistly.security import TokenCipher
+from specialistly.statements import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Notifier:
         now = self.clock.now()
         rows = [self._outbox_row(email, now) for email in emails]
         if rows:
-            session.connection().execute(_OUTBOX_INSERT, rows)
+            _OUTBOX_INSERT.execute(session.connection(), rows)
 
     def _outbox_row(self, email: Email, now: datetime) -> dict[str, Any]:
         return {
@@ -93,7 +94,7 @@ class Notifier:
         }
 
 
-_OUTBOX_INSERT = cast(Table, OutboxEmail.__table__).insert()
+_OUTBOX_INSERT = Prepared(cast(Table, OutboxEmail.__table__).insert())
 
 
 async def list_for(session: AsyncSession, specialist_id: int) -> list[Notification]:
