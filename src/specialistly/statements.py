@@ -7,7 +7,11 @@ bench/README.md, round 6. `Prepared` keeps SQLAlchemy for what it is good at her
 and the column types' conversions, and does the per-execution part directly: the statement
 is compiled once per set of parameter names, each parameter goes through its column type's
 bind processor and each result column through its result processor, exactly the functions
-SQLAlchemy would call, and driver errors are raised as SQLAlchemy's exceptions.
+SQLAlchemy would call, and driver errors are raised as SQLAlchemy's exceptions (their
+parameters hidden as the engine hides them). SQLAlchemy's engine events do not see these
+statements: count or fault them at the driver, or through a statement that is not Prepared.
+Whatever this path cannot do as SQLAlchemy would (a Python-side default, a value missing,
+values worked out per execution) is left to `Connection.execute`.
 
 Only on the writer thread's own SQLite connection (the pysqlite driver). Anywhere else it is
 `Connection.execute`: PostgreSQL (asyncpg, one round trip per statement, where this overhead
@@ -19,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
+from sqlalchemy import Integer, exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Insert, Select, Update
@@ -67,8 +71,8 @@ class Prepared:
         self._plans: dict[tuple[str, frozenset[str]], _Plan | None] = {}
 
     def first(self, conn: Connection, params: Params) -> Any | None:
-        """The first row (with its columns as attributes, and `_asdict()`), or None."""
-        plan = self._plan(conn.dialect, params)
+        """The first row of a SELECT (columns as attributes, and `_asdict()`), or None."""
+        plan = self._plan(conn, params)
         if plan is None:
             return conn.execute(self.statement, params).first()
         raw = self._run(conn, plan, params).fetchone()
@@ -76,49 +80,53 @@ class Prepared:
 
     def insert(self, conn: Connection, params: Params) -> int:
         """Insert one row; answer its new integer primary key."""
-        plan = self._plan(conn.dialect, params)
-        if plan is None:
+        plan = self._plan(conn, params)
+        if plan is None or not _integer_key(self.statement):
             inserted = conn.execute(self.statement, params).inserted_primary_key
             assert inserted is not None
             return int(inserted[0])
         return int(self._run(conn, plan, params).lastrowid)
 
     def execute(self, conn: Connection, params: Params | Sequence[Params]) -> None:
-        """Run it for one set of parameters, or for each of a list (executemany)."""
-        many = list(params) if not isinstance(params, Mapping) else None
-        if many is not None and not many:
+        """Run an INSERT or UPDATE for one set of parameters, or for each of a list."""
+        assert not isinstance(self.statement, Select), "a SELECT is read with first()"
+        if isinstance(params, Mapping):
+            plan = self._plan(conn, params)
+            if plan is None:
+                conn.execute(self.statement, params)
+            else:
+                self._run(conn, plan, params)
             return
-        first = many[0] if many else params
-        assert isinstance(first, Mapping)
-        plan = self._plan(conn.dialect, first)
-        if plan is None:
-            conn.execute(self.statement, many if many is not None else params)
+        many = list(params)
+        if not many:
             return
-        cursor = conn.connection.driver_connection
-        assert cursor is not None
-        rows = many if many is not None else [first]
-        arguments = [plan.arguments(p) for p in rows]
+        plan = self._plan(conn, many[0])
+        if plan is None or any(row.keys() != many[0].keys() for row in many):
+            conn.execute(self.statement, many)  # SQLAlchemy says what is missing
+            return
+        arguments = [plan.arguments(row) for row in many]
         try:
-            cursor.executemany(plan.sql, arguments)
+            _driver(conn).executemany(plan.sql, arguments)
         except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn.dialect, plan.sql, arguments, error) from error
+            raise _wrapped(conn, plan.sql, arguments, error, many=True) from error
 
     def _run(self, conn: Connection, plan: _Plan, params: Params) -> Any:
         arguments = plan.arguments(params)
-        driver = conn.connection.driver_connection
-        assert driver is not None
         try:
-            return driver.execute(plan.sql, arguments)
+            return _driver(conn).execute(plan.sql, arguments)
         except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn.dialect, plan.sql, arguments, error) from error
+            raise _wrapped(conn, plan.sql, arguments, error, many=False) from error
 
-    def _plan(self, dialect: Dialect, params: Params) -> _Plan | None:
+    def _plan(self, conn: Connection, params: Params) -> _Plan | None:
+        dialect = conn.dialect
         key = (dialect.driver, frozenset(params))
         try:
-            return self._plans[key]
+            plan = self._plans[key]
         except KeyError:
             plan = self._plans[key] = self._compile(dialect, params)
-            return plan
+        if plan is not None and not conn.in_transaction():
+            conn.begin()  # what SQLAlchemy's autobegin does: never SQLite's autocommit
+        return plan
 
     def _compile(self, dialect: Dialect, params: Params) -> _Plan | None:
         """The statement for these parameter names; None where only SQLAlchemy can run it."""
@@ -130,8 +138,12 @@ class Prepared:
             return None  # a Python-side default or onupdate to compute: SQLAlchemy's job
         binds = compiled.binds
         names = tuple(compiled.positiontup or ())
-        if any(binds[name].expanding for name in names):
-            return None
+        for name in names:
+            bind = binds[name]
+            if bind.expanding or bind.callable is not None:
+                return None  # values worked out at each execution
+            if name not in params and bind.required:
+                return None  # a value missing: SQLAlchemy raises, naming it
         row: Callable[..., Any] | None = None
         results: tuple[_Processor, ...] = ()
         if isinstance(self.statement, Select):
@@ -147,10 +159,24 @@ class Prepared:
             processors=tuple(
                 binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
             ),
+            # Values the statement holds itself (a status compared against, a LIMIT).
             fixed={name: binds[name].effective_value for name in names if name not in params},
             row=row,
             results=results,
         )
+
+
+def _driver(conn: Connection) -> Any:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
+
+
+def _integer_key(statement: Select[Any] | Insert | Update) -> bool:
+    """Whether the table's primary key is SQLite's rowid (one INTEGER column)."""
+    assert isinstance(statement, Insert)
+    key = list(statement.table.primary_key)
+    return len(key) == 1 and isinstance(key[0].type, Integer)
 
 
 def _row_type(keys: list[str]) -> Callable[..., Any]:
@@ -158,8 +184,17 @@ def _row_type(keys: list[str]) -> Callable[..., Any]:
     return namedtuple("Row", keys)
 
 
-def _wrapped(dialect: Dialect, sql: str, arguments: Any, error: Exception) -> exc.StatementError:
-    """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, …)."""
+def _wrapped(
+    conn: Connection, sql: str, arguments: Any, error: Exception, *, many: bool
+) -> exc.StatementError:
+    """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, …),
+    its parameters hidden as the engine hides them (they hold names, emails, tokens)."""
     return exc.DBAPIError.instance(
-        sql, arguments, error, dialect.loaded_dbapi.Error, dialect=dialect
+        sql,
+        arguments,
+        error,
+        conn.dialect.loaded_dbapi.Error,
+        hide_parameters=conn.engine.hide_parameters,
+        dialect=conn.dialect,
+        ismulti=many,
     )

@@ -189,3 +189,38 @@ def test_a_python_side_default_to_compute_is_left_to_sqlalchemy(engine: Engine) 
         thing = INSERT.insert(conn, {"name": "f", "colour": None, "done": True, "at": None})
         assert _row(conn, thing)["size"] == 3  # the column's default, which only SQLAlchemy knows
     assert [s for s in seen if s.startswith("INSERT")]
+
+
+def test_an_error_hides_its_parameters_as_the_engine_does(tmp_path: Path) -> None:
+    hiding = create_engine(f"sqlite:///{tmp_path / 'hidden.db'}", hide_parameters=True)
+    metadata.create_all(hiding)
+    row = {"name": "secret@example.com", "colour": None, "done": False, "at": None, "size": 1}
+    try:
+        with hiding.begin() as conn:
+            INSERT.insert(conn, row)
+            with pytest.raises(IntegrityError) as one:
+                INSERT.insert(conn, row)
+            with pytest.raises(IntegrityError) as many:
+                INSERT.execute(conn, [row, row])
+    finally:
+        hiding.dispose()
+    for raised in (one, many):
+        assert "secret@example.com" not in str(raised.value)
+        assert "parameters hidden" in str(raised.value)
+
+
+def test_a_value_missing_is_refused_as_sqlalchemy_refuses_it(engine: Engine) -> None:
+    with engine.begin() as conn, pytest.raises(StatementError, match="'thing'"):
+        UPDATE.execute(conn, {"done": True})  # no booking to update: not every row
+    with engine.begin() as conn, pytest.raises(StatementError, match="'id'"):
+        FIND.first(conn, {})
+
+
+def test_a_connection_not_yet_in_a_transaction_begins_one_as_sqlalchemy_would(
+    engine: Engine,
+) -> None:
+    with engine.connect() as conn:
+        INSERT.insert(conn, {"name": "g", "colour": None, "done": False, "at": None, "size": 1})
+        assert conn.in_transaction()
+        conn.rollback()
+        assert conn.execute(select(things.c.id)).first() is None  # rolled back, not autocommitted
