@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from specialistly.jobs import run_once
-from specialistly.notifications.outbox import deliver_outbox
+from specialistly.notifications.outbox import SEND_AT_ONCE, deliver_outbox
 from specialistly.notifications.service import Email
 from tests.harness import Harness, harness
 from tests.servers import BIN, clean_env, free_port
@@ -190,6 +190,47 @@ async def test_a_stopping_process_finishes_its_batch_and_takes_no_other(tmp_path
     assert run.sent == 10
     assert len(server.inbox.messages) == 10
     assert pending == 15  # the next process sends them
+
+
+async def test_a_run_sends_several_at_once_and_each_recipients_emails_in_order(
+    tmp_path: Path,
+) -> None:
+    with smtp_server(tmp_path, tls="none") as server:
+        async with mailing(tmp_path, smtp_url=f"smtp://127.0.0.1:{server.port}") as h:
+            for step in range(3):  # each customer's confirmation, change, cancellation
+                for n in range(6):
+                    await queue(h, f"c{n}@example.com", subject=f"Step {step}")
+            smtp = h.ctx.email
+            sending, most = 0, 0
+
+            class DistantServer:
+                channel = smtp.channel
+
+                async def send(self, message: EmailMessage) -> None:
+                    nonlocal sending, most
+                    sending += 1
+                    most = max(most, sending)
+                    try:
+                        # Connect, TLS and login far away; the first emails the slowest, so
+                        # sending in id order alone would let a later one overtake.
+                        await asyncio.sleep(0.3 if message["Subject"] == "Step 0" else 0.05)
+                        await smtp.send(message)
+                    finally:
+                        sending -= 1
+
+                def reason(self, error: Exception) -> str:
+                    return smtp.reason(error)
+
+            run = await deliver_outbox(h.ctx.db, DistantServer(), h.ctx.clock, h.ctx.cipher)
+    assert run.sent == 18
+    assert most == SEND_AT_ONCE  # one at a time took 18 round trips
+    for n in range(6):
+        subjects = [
+            message["Subject"]
+            for to, message in server.inbox.messages
+            if to == [f"c{n}@example.com"]
+        ]
+        assert subjects == ["Step 0", "Step 1", "Step 2"]
 
 
 async def test_an_unreachable_smtp_server_keeps_the_email_for_later(tmp_path: Path) -> None:
