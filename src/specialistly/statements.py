@@ -68,7 +68,7 @@ class Prepared:
 
     def __init__(self, statement: Select[Any] | Insert | Update) -> None:
         self.statement = statement
-        self._plans: dict[tuple[str, frozenset[str]], _Plan | None] = {}
+        self._plans: dict[frozenset[str], _Plan | None] = {}
 
     def first(self, conn: Connection, params: Params) -> Any | None:
         """The first row of a SELECT (columns as attributes, and `_asdict()`), or None."""
@@ -119,7 +119,9 @@ class Prepared:
 
     def _plan(self, conn: Connection, params: Params) -> _Plan | None:
         dialect = conn.dialect
-        key = (dialect.driver, frozenset(params))
+        if dialect.driver != "pysqlite" or not dialect.positional:  # not aiosqlite's either
+            return None  # nothing to build or keep for SQLAlchemy's own path
+        key = frozenset(params)
         try:
             plan = self._plans[key]
         except KeyError:
@@ -130,8 +132,6 @@ class Prepared:
 
     def _compile(self, dialect: Dialect, params: Params) -> _Plan | None:
         """The statement for these parameter names; None where only SQLAlchemy can run it."""
-        if dialect.driver != "pysqlite" or not dialect.positional:  # not aiosqlite's either
-            return None
         compiled = self.statement.compile(dialect=dialect, column_keys=sorted(params))
         assert isinstance(compiled, SQLCompiler)
         if compiled.insert_prefetch or compiled.update_prefetch:
