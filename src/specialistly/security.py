@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import threading
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -46,27 +47,54 @@ class TokenDecryptionError(Exception):
 
 
 class TokenCipher:
-    """Encrypt with the newest key; decrypt with whichever key's id tags the value."""
+    """Encrypt with the newest key; decrypt with whichever key's id tags the value.
+
+    Short values (tokens, links) are read again and again: a connection's access token for
+    every booking of the hour, a booking's manage token for its response and its emails. Each
+    cipher remembers the plaintext of the last `REMEMBERED` such values it encrypted or
+    decrypted, keyed by the exact stored text, so each is decrypted (its MAC checked) once per
+    process: a value changed in the database is other text and is checked afresh.
+    """
+
+    REMEMBERED = 1024
+    REMEMBERED_LENGTH = 4096  # stored characters; email bodies and attachments are not kept
 
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("TOKEN_ENCRYPTION_KEYS holds no key")
         self._fernets = {key_id(k): Fernet(k.encode()) for k in keys}
         self.newest_key_id = key_id(keys[0])
+        self._plain: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def encrypt(self, plaintext: str) -> str:
         token = self._fernets[self.newest_key_id].encrypt(plaintext.encode()).decode()
-        return f"{self.newest_key_id}:{token}"
+        stored = f"{self.newest_key_id}:{token}"
+        self._remember(stored, plaintext)
+        return stored
 
     def decrypt(self, stored: str) -> str:
+        plaintext = self._plain.get(stored)
+        if plaintext is not None:
+            return plaintext
         kid, _, token = stored.partition(":")
         fernet = self._fernets.get(kid)
         if fernet is None:
             raise TokenDecryptionError(f"no encryption key with id {kid}")
         try:
-            return fernet.decrypt(token.encode()).decode()
+            plaintext = fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise TokenDecryptionError(f"value under key {kid} does not decrypt") from None
+        self._remember(stored, plaintext)
+        return plaintext
+
+    def _remember(self, stored: str, plaintext: str) -> None:
+        if len(stored) > self.REMEMBERED_LENGTH:
+            return
+        with self._lock:  # the event loop and the SQLite writer thread both use the cipher
+            if len(self._plain) >= self.REMEMBERED:
+                del self._plain[next(iter(self._plain))]  # oldest first: dicts keep order
+            self._plain[stored] = plaintext
 
     @staticmethod
     def key_id_of(stored: str) -> str:
