@@ -16,7 +16,7 @@ from specialistly.connections import webhook_views
 from specialistly.context import AppContext, build_context
 from specialistly.jobs import Scheduler
 from specialistly.notifications import views as notification_views
-from specialistly.observability import RequestIds, instrument_http
+from specialistly.observability import HttpMetrics, RequestIds
 from specialistly.sandbox import mounted_sandbox
 from specialistly.scheduling import views as scheduling_views
 from specialistly.specialists import slot_views
@@ -107,5 +107,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(ClockStyle)
     app.add_middleware(RequestIds)
-    instrument_http(app)
+    app.add_middleware(HttpMetrics)
     return app

@@ -6,11 +6,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator.metrics import Info
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
-from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from specialistly.logs import request_id
@@ -145,23 +142,49 @@ JOB_SECONDS = Histogram(
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def _observe_request(info: Info) -> None:
-    # The exporter names a route by its template (a mount such as the sandbox by its
-    # prefix), but for a path that only a trailing-slash redirect matched it gives the raw
-    # path: count as a template only what the router itself routed.
-    route = info.modified_handler if "endpoint" in info.request.scope else "none"
-    method = info.method if info.method in _METHODS else "other"
-    HTTP_REQUESTS.labels(method, route, info.modified_status).inc()
-    HTTP_SECONDS.labels(method, route).observe(info.modified_duration)
+class HttpMetrics:
+    """Count and time every HTTP request by method, route template and status.
+
+    The route is read once the app has routed the request (Starlette leaves the matched route
+    in the scope, and a mount's prefix in its `root_path`), so no request is routed twice:
+    the exporter middleware this replaces matched every request against every route again
+    before handing it on, a measured 2 % of a booking's CPU (bench/README.md, round 7).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        root_path = scope.get("root_path", "")
+        status = 500  # unless a response starts: an exception the server answers
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = _route_template(scope, root_path)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
 
 
-def instrument_http(app: Starlette) -> None:
-    """Count and time every HTTP request by route template, method and status."""
-    # Our own metrics, made once: the exporter's defaults would be registered by the first
-    # app of a process only (tests build many).
-    Instrumentator(
-        should_group_status_codes=False, should_group_untemplated=True, registry=REGISTRY
-    ).add(_observe_request).instrument(app)
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The template of the route that took the request; a mount (the sandbox, static files)
+    by its prefix; "none" when no route did (a 404, or a redirect to add or drop a slash)."""
+    mounted = scope.get("root_path", "")[len(root_path) :]
+    if mounted:
+        return mounted
+    route = scope.get("route")
+    return getattr(route, "path", None) or "none"
 
 
 def observe_pools(engines: Sequence[Engine]) -> None:

@@ -105,6 +105,25 @@ async def test_metrics_count_and_time_requests_by_route_template_method_and_stat
         assert not [line for line in http_lines(after) if raw in line]
 
 
+async def test_metrics_name_a_refused_method_by_its_route_and_static_files_by_their_mount(
+    h: Harness,
+) -> None:
+    before = await scrape(h)
+    browser = h.client()
+    assert (await browser.delete("/healthz")).status_code == 405
+    assert (await browser.get("/static/app.css")).status_code == 200
+    assert (await browser.get("/static/no-such-838383.css")).status_code == 404
+    after = await scrape(h)
+    requests = "specialistly_http_requests_total"
+    for labels in (
+        {"method": "DELETE", "route": "/healthz", "status": "405"},
+        {"method": "GET", "route": "/static", "status": "200"},
+        {"method": "GET", "route": "/static", "status": "404"},
+    ):
+        assert metric(after, requests, **labels) == metric(before, requests, **labels) + 1
+    assert not [line for line in http_lines(after) if "838383" in line or "app.css" in line]
+
+
 async def test_the_mounted_sandbox_is_counted_under_its_mount_not_its_raw_paths(
     tmp_path: Path,
 ) -> None:
