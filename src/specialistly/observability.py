@@ -180,11 +180,11 @@ class HttpMetrics:
 def _route_template(scope: Scope, root_path: str) -> str:
     """The template of the route that took the request; a mount (the sandbox, static files)
     by its prefix; "none" when no route did (a 404, or a redirect to add or drop a slash)."""
-    mounted = scope.get("root_path", "")[len(root_path) :]
+    mounted: str = scope.get("root_path", "")[len(root_path) :]
     if mounted:
         return mounted
-    route = scope.get("route")
-    return getattr(route, "path", None) or "none"
+    template: str | None = getattr(scope.get("route"), "path", None)
+    return template or "none"
 
 
 def observe_pools(engines: Sequence[Engine]) -> None:
