@@ -1,0 +1,120 @@
+"""A booking's CPU in process, this checkout against another, side by side.
+
+Each measurement is a fresh process: the test harness's app on SQLite with the sandbox in
+process (no HTTP server, no load generator beside it, no outbox job), 20 connected
+specialists, 100 bookings to warm up, then `--bookings` bookings from 20 clients at once; it
+reports the process's CPU seconds (every thread's: the SQLite writer's too) per booking.
+Runs alternate between the two code versions, so a noisy machine weighs on both alike;
+medians and minimums compare them. bench/bookings.py measures the whole server; this
+measures the booking path alone, steadily enough to see a change of a few per cent.
+
+Run from the repository root, with the code before in a worktree:
+    git worktree add /tmp/before <rev>
+    .venv/bin/python bench/booking_cpu.py --against /tmp/before/src [--pairs 8] [--bookings 600]
+"""
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECIALISTS = 20
+CLIENTS = 20
+WARM_UP = 100
+
+
+async def measure(bookings: int) -> float:
+    """CPU ms per booking in this process."""
+    sys.path.insert(0, str(ROOT))
+    from tests.harness import harness
+
+    from specialistly.logs import configure_logging
+
+    folder = Path(tempfile.mkdtemp(prefix="booking-cpu-"))
+    configure_logging()  # the log lines, as serve writes them (to /dev/null here)
+    async with harness(
+        f"sqlite:///{folder}/app.db",
+        folder,
+        sandbox_changes={"meetings_per_user_per_day": 0},
+    ) as h:
+        browsers = [(await h.connected(f"cpu{i}@zoom.example.com"))[0] for i in range(SPECIALISTS)]
+        slots = [
+            await h.add_slot(browser)
+            for _ in range(-(-(bookings + WARM_UP) // SPECIALISTS))
+            for browser in browsers
+        ]
+        client = h.client()
+        turns = asyncio.Semaphore(CLIENTS)
+
+        async def book(slot: int) -> None:
+            async with turns:
+                answer = await client.post(
+                    "/api/v1/bookings",
+                    json={"slot_id": slot, "customer_name": "C", "customer_email": "c@example.com"},
+                )
+            if answer.status_code != 201:
+                raise SystemExit(f"booking refused: {answer.status_code} {answer.text[:200]}")
+
+        await asyncio.gather(*(book(s) for s in slots[:WARM_UP]))
+        started = time.process_time()
+        await asyncio.gather(*(book(s) for s in slots[WARM_UP : WARM_UP + bookings]))
+        return 1000 * (time.process_time() - started) / bookings
+
+
+def run(src: Path, bookings: int) -> float:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "--bookings", str(bookings)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--against", type=Path, help="the other version's src folder")
+    parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--bookings", type=int, default=600)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+            print(f"{asyncio.run(measure(args.bookings)):.4f}")
+        return 0
+    versions = {"this checkout": ROOT / "src"}
+    if args.against:
+        versions["against"] = args.against.resolve()
+    samples: dict[str, list[float]] = {name: [] for name in versions}
+    for pair in range(1, args.pairs + 1):
+        row = []
+        for name, src in versions.items():
+            samples[name].append(run(src, args.bookings))
+            row.append(f"{name} {samples[name][-1]:.3f}")
+        print(f"pair {pair}: " + ", ".join(row) + " ms CPU a booking", flush=True)
+    for name, values in samples.items():
+        print(
+            f"{name}: median {statistics.median(values):.3f}, min {min(values):.3f} ms "
+            f"CPU a booking over {len(values)} runs of {args.bookings} bookings"
+        )
+    if args.against:
+        mine, theirs = samples["this checkout"], samples["against"]
+        median = statistics.median(mine) / statistics.median(theirs)
+        print(f"this checkout ÷ against: median {median:.3f}, min {min(mine) / min(theirs):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
