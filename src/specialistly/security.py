@@ -3,6 +3,8 @@
 import hashlib
 import secrets
 import threading
+import time
+from collections import OrderedDict
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -49,32 +51,35 @@ class TokenDecryptionError(Exception):
 class TokenCipher:
     """Encrypt with the newest key; decrypt with whichever key's id tags the value.
 
-    Short values (tokens, links) are read again and again: a connection's access token for
-    every booking of the hour, a booking's manage token for its response and its emails. Each
-    cipher remembers the plaintext of the last `REMEMBERED` such values it encrypted or
-    decrypted, keyed by the exact stored text, so each is decrypted (its MAC checked) once per
-    process: a value changed in the database is other text and is checked afresh.
+    Two values are read again and again: a connection's access token, for every booking of
+    its hour, and a booking's manage token, for the answer and the emails moments after it
+    was made. Encrypted or decrypted with `remember=True`, such a value's plaintext is kept
+    in this process's memory (the `REMEMBERED` most recently used; one kept longer than
+    `REMEMBERED_SECONDS` is decrypted again), keyed by the exact stored text, so it is
+    decrypted (its MAC checked) once: a changed or tampered value is other text and is
+    checked afresh.
     """
 
     REMEMBERED = 1024
-    REMEMBERED_LENGTH = 4096  # stored characters; email bodies and attachments are not kept
+    REMEMBERED_SECONDS = 3600.0  # an access token's life; nothing is kept longer
 
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("TOKEN_ENCRYPTION_KEYS holds no key")
         self._fernets = {key_id(k): Fernet(k.encode()) for k in keys}
         self.newest_key_id = key_id(keys[0])
-        self._plain: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._plain: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()  # the event loop and the SQLite writer thread share it
 
-    def encrypt(self, plaintext: str) -> str:
+    def encrypt(self, plaintext: str, *, remember: bool = False) -> str:
         token = self._fernets[self.newest_key_id].encrypt(plaintext.encode()).decode()
         stored = f"{self.newest_key_id}:{token}"
-        self._remember(stored, plaintext)
+        if remember:
+            self._remember(stored, plaintext)
         return stored
 
-    def decrypt(self, stored: str) -> str:
-        plaintext = self._plain.get(stored)
+    def decrypt(self, stored: str, *, remember: bool = False) -> str:
+        plaintext = self._recalled(stored)
         if plaintext is not None:
             return plaintext
         kid, _, token = stored.partition(":")
@@ -85,16 +90,27 @@ class TokenCipher:
             plaintext = fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise TokenDecryptionError(f"value under key {kid} does not decrypt") from None
-        self._remember(stored, plaintext)
+        if remember:
+            self._remember(stored, plaintext)
         return plaintext
 
+    def _recalled(self, stored: str) -> str | None:
+        with self._lock:
+            kept = self._plain.get(stored)
+            if kept is None:
+                return None
+            if time.monotonic() - kept[1] > self.REMEMBERED_SECONDS:
+                del self._plain[stored]
+                return None
+            self._plain.move_to_end(stored)
+            return kept[0]
+
     def _remember(self, stored: str, plaintext: str) -> None:
-        if len(stored) > self.REMEMBERED_LENGTH:
-            return
-        with self._lock:  # the event loop and the SQLite writer thread both use the cipher
-            if len(self._plain) >= self.REMEMBERED:
-                del self._plain[next(iter(self._plain))]  # oldest first: dicts keep order
-            self._plain[stored] = plaintext
+        with self._lock:
+            self._plain[stored] = (plaintext, time.monotonic())
+            self._plain.move_to_end(stored)
+            while len(self._plain) > self.REMEMBERED:
+                self._plain.popitem(last=False)  # the least recently used
 
     @staticmethod
     def key_id_of(stored: str) -> str:

@@ -3,6 +3,7 @@
 import pytest
 from cryptography.fernet import Fernet
 
+from specialistly import security
 from specialistly.security import TokenCipher, TokenDecryptionError
 
 
@@ -24,54 +25,81 @@ def counting(c: TokenCipher) -> list[int]:
     return calls
 
 
-def test_a_value_read_again_is_decrypted_once() -> None:
+def test_a_value_read_again_is_decrypted_once_when_asked_to_be_remembered() -> None:
     key = Fernet.generate_key().decode()
     stored = cipher(key).encrypt("access-token-1")
     reader = cipher(key)
     calls = counting(reader)
-    assert [reader.decrypt(stored) for _ in range(5)] == ["access-token-1"] * 5
+    assert [reader.decrypt(stored, remember=True) for _ in range(5)] == ["access-token-1"] * 5
     assert calls[0] == 1
 
 
-def test_a_value_just_encrypted_reads_back_without_decrypting() -> None:
+def test_values_not_asked_to_be_remembered_are_not_kept() -> None:
     c = cipher()
     calls = counting(c)
-    stored = c.encrypt("manage-token")
+    stored = c.encrypt("refresh-token")
+    assert [c.decrypt(stored) for _ in range(3)] == ["refresh-token"] * 3
+    assert calls[0] == 3
+    assert not c._plain
+
+
+def test_a_value_just_encrypted_to_be_remembered_reads_back_without_decrypting() -> None:
+    c = cipher()
+    calls = counting(c)
+    stored = c.encrypt("manage-token", remember=True)
     assert c.decrypt(stored) == "manage-token"
     assert calls[0] == 0
 
 
 def test_a_tampered_or_foreign_value_is_still_refused() -> None:
     c = cipher()
-    stored = c.encrypt("refresh-token")
-    assert c.decrypt(stored) == "refresh-token"
+    stored = c.encrypt("access-token", remember=True)
+    assert c.decrypt(stored, remember=True) == "access-token"
     kid, _, token = stored.partition(":")
     tampered = f"{kid}:{token[:-2]}{'A' if token[-2] != 'A' else 'B'}{token[-1]}"
     with pytest.raises(TokenDecryptionError):
-        c.decrypt(tampered)
+        c.decrypt(tampered, remember=True)
     with pytest.raises(TokenDecryptionError):
-        c.decrypt(cipher().encrypt("refresh-token"))  # another key's value
+        c.decrypt(cipher().encrypt("access-token"), remember=True)  # another key's value
 
 
 def test_a_cipher_without_the_old_key_cannot_read_what_another_remembered() -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     both = cipher(new, old)
     stored = cipher(old).encrypt("token")
-    assert both.decrypt(stored) == "token"
+    assert both.decrypt(stored, remember=True) == "token"
     with pytest.raises(TokenDecryptionError):
-        cipher(new).decrypt(stored)
+        cipher(new).decrypt(stored, remember=True)
 
 
-def test_memory_is_bounded_and_long_values_are_not_kept() -> None:
+def test_memory_keeps_the_most_recently_used_and_is_bounded() -> None:
     c = cipher()
-    first = c.encrypt("0")
-    for i in range(1, TokenCipher.REMEMBERED + 10):
-        c.encrypt(str(i))
+    hot = c.encrypt("hot", remember=True)
+    cold = c.encrypt("cold", remember=True)
+    for i in range(TokenCipher.REMEMBERED - 2):
+        c.encrypt(str(i), remember=True)
+        assert c.decrypt(hot) == "hot"  # used all along
+    c.encrypt("one more", remember=True)
     assert len(c._plain) == TokenCipher.REMEMBERED
     calls = counting(c)
-    assert c.decrypt(first) == "0"  # pushed out, so decrypted again
+    assert c.decrypt(hot) == "hot"
+    assert calls[0] == 0
+    assert c.decrypt(cold) == "cold"  # the least recently used went out
     assert calls[0] == 1
-    body = c.encrypt("x" * TokenCipher.REMEMBERED_LENGTH)
-    assert body not in c._plain
-    assert c.decrypt(body) == "x" * TokenCipher.REMEMBERED_LENGTH
-    assert calls[0] == 2
+
+
+def test_a_value_kept_longer_than_its_time_is_decrypted_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(security.time, "monotonic", lambda: now[0])
+    c = cipher()
+    stored = c.encrypt("access-token", remember=True)
+    calls = counting(c)
+    now[0] += TokenCipher.REMEMBERED_SECONDS - 1
+    assert c.decrypt(stored) == "access-token"
+    assert calls[0] == 0
+    now[0] += 2
+    assert c.decrypt(stored) == "access-token"
+    assert calls[0] == 1
+    assert not c._plain

@@ -288,7 +288,7 @@ class Bookings:
             "reference": new_reference(),
             "customer_name": customer.name,
             "customer_email": customer.email,
-            "manage_token": self.cipher.encrypt(secrets.token_urlsafe(24)),
+            "manage_token": self.cipher.encrypt(secrets.token_urlsafe(24), remember=True),
             "start_time": start,
             "duration_minutes": minutes,
             "customer_timezone": customer.timezone,
@@ -347,13 +347,13 @@ class Bookings:
     async def for_customer(self, booking_id: int, token: str) -> Booking:
         """The booking, if `token` is its manage token (else as if it did not exist)."""
         booking = await self.get(booking_id)
-        expected = self.cipher.decrypt(booking.manage_token).encode()
+        expected = self.cipher.decrypt(booking.manage_token, remember=True).encode()
         if not hmac.compare_digest(expected, token.encode("utf-8", "replace")):
             raise BookingNotFound(booking_id)
         return booking
 
     def manage_token(self, booking: Booking) -> str:
-        return self.cipher.decrypt(booking.manage_token)
+        return self.cipher.decrypt(booking.manage_token, remember=True)
 
     def start_url(self, booking: Booking) -> str | None:
         return self.cipher.decrypt(booking.start_url) if booking.start_url else None

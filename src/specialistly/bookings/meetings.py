@@ -407,7 +407,7 @@ class MeetingMaker:
 
     def manage_url(self, booking: Booking) -> str:
         """The customer's own link to their booking (the manage token is its key)."""
-        token = self.cipher.decrypt(booking.manage_token)
+        token = self.cipher.decrypt(booking.manage_token, remember=True)
         return self.notifier.link(emails.manage_path(booking.id, token))
 
     def _tell_meeting_ready(

@@ -181,7 +181,7 @@ class Connections(Connecting):
         ):
             raise ZoomNotConnected("Zoom is not connected")
         try:
-            token = self.cipher.decrypt(connection.access_token)
+            token = self.cipher.decrypt(connection.access_token, remember=True)
         except TokenDecryptionError:
             # An operator removed the key these tokens were stored under.
             raise ZoomNotConnected("the stored Zoom tokens cannot be decrypted") from None
@@ -479,7 +479,7 @@ class Connections(Connecting):
         expiry = connection.access_token_expires_at
         if connection.access_token is None or expiry is None or expiry <= self.clock.now():
             return None
-        token = self.cipher.decrypt(connection.access_token)
+        token = self.cipher.decrypt(connection.access_token, remember=True)
         return ZoomAccess(token, v2(connection.api_url), connection.zoom_user_id)
 
     def _stale_for(self, connection: ZoomConnection, older_than: timedelta) -> bool:

@@ -252,7 +252,7 @@ class RetiredGrants:
                     if row is None:
                         return  # released meanwhile: nobody needs these tokens
                     now = self.clock.now()
-                    row.access_token = self.cipher.encrypt(grant.access_token)
+                    row.access_token = self.cipher.encrypt(grant.access_token, remember=True)
                     if grant.refresh_token is not None:
                         row.refresh_token = self.cipher.encrypt(grant.refresh_token)
                     row.access_token_expires_at = now + timedelta(seconds=grant.expires_in)

@@ -57,7 +57,7 @@ def store_grant(
     connection: ZoomConnection, grant: TokenGrant, cipher: TokenCipher, now: datetime
 ) -> None:
     """Save rotated tokens with an absolute expiry and end any incident."""
-    connection.access_token = cipher.encrypt(grant.access_token)
+    connection.access_token = cipher.encrypt(grant.access_token, remember=True)
     if grant.refresh_token is not None:
         connection.refresh_token = cipher.encrypt(grant.refresh_token)
     connection.access_token_expires_at = now + timedelta(seconds=grant.expires_in)
