@@ -145,8 +145,8 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 class HttpMetrics:
     """Count and time every HTTP request by method, route template and status.
 
-    The route is read once the app has routed the request (Starlette leaves the matched route
-    in the scope, and a mount's prefix in its `root_path`), so no request is routed twice:
+    The route is read once the app has routed the request (FastAPI leaves the matched route
+    in the scope, and a mount its prefix in the `root_path`), so no request is routed twice:
     the exporter middleware this replaces matched every request against every route again
     before handing it on, a measured 2 % of a booking's CPU (bench/README.md, round 7).
     """
@@ -183,7 +183,14 @@ def _route_template(scope: Scope, root_path: str) -> str:
     mounted: str = scope.get("root_path", "")[len(root_path) :]
     if mounted:
         return mounted
-    template: str | None = getattr(scope.get("route"), "path", None)
+    route = scope.get("route")
+    if route is None and "endpoint" in scope:
+        # FastAPI's own pages (/openapi.json, /docs) are plain Starlette routes, which leave
+        # only their endpoint in the scope.
+        endpoint = scope["endpoint"]
+        routes = getattr(scope.get("app"), "routes", ())
+        route = next((r for r in routes if getattr(r, "endpoint", None) is endpoint), None)
+    template: str | None = getattr(route, "path", None)
     return template or "none"
 
 

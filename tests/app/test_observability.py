@@ -105,7 +105,7 @@ async def test_metrics_count_and_time_requests_by_route_template_method_and_stat
         assert not [line for line in http_lines(after) if raw in line]
 
 
-async def test_metrics_name_a_refused_method_by_its_route_and_static_files_by_their_mount(
+async def test_metrics_name_fastapis_pages_a_refused_method_and_static_files(
     h: Harness,
 ) -> None:
     before = await scrape(h)
@@ -113,9 +113,11 @@ async def test_metrics_name_a_refused_method_by_its_route_and_static_files_by_th
     assert (await browser.delete("/healthz")).status_code == 405
     assert (await browser.get("/static/app.css")).status_code == 200
     assert (await browser.get("/static/no-such-838383.css")).status_code == 404
+    assert (await browser.get("/openapi.json")).status_code == 200  # FastAPI's own page
     after = await scrape(h)
     requests = "specialistly_http_requests_total"
     for labels in (
+        {"method": "GET", "route": "/openapi.json", "status": "200"},
         {"method": "DELETE", "route": "/healthz", "status": "405"},
         {"method": "GET", "route": "/static", "status": "200"},
         {"method": "GET", "route": "/static", "status": "404"},
