@@ -64,7 +64,8 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(fmt: Literal["text", "json"] = "text", level: str = "INFO") -> None:
     """Send every logger's records to stderr in the chosen format."""
     # No format names the caller's file, line, thread or process: skip finding them for each
-    # record (the logging HOWTO's "Optimization"; a booking logs several lines).
+    # record (the logging HOWTO's "Optimization"; a booking logs several lines). For the whole
+    # process, and `stack_info=` / `stacklevel=` then do nothing (nothing here uses them).
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
