@@ -3,10 +3,12 @@
 Each measurement is a fresh process: the test harness's app on SQLite with the sandbox in
 process (no HTTP server, no load generator beside it, no outbox job), 20 connected
 specialists, 100 bookings to warm up, then `--bookings` bookings from 20 clients at once; it
-reports the process's CPU seconds (every thread's: the SQLite writer's too) per booking.
-Runs alternate between the two code versions, so a noisy machine weighs on both alike;
-medians and minimums compare them. bench/bookings.py measures the whole server; this
-measures the booking path alone, steadily enough to see a change of a few per cent.
+reports the process's CPU seconds (every thread's: the SQLite writer's, and the sandbox's
+meeting creates) per booking. Runs alternate between the two code versions, in the order
+ABBA, so a noisy machine weighs on both alike; medians and minimums compare them.
+bench/bookings.py measures the whole server; this measures the booking path alone, steadily
+enough to see a change of a few per cent. The harness (`tests/harness.py`) is always this
+checkout's: `--against` needs code whose app and sandbox it can still build.
 
 Run from the repository root, with the code before in a worktree:
     git worktree add /tmp/before <rev>
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECIALISTS = 20
@@ -37,8 +40,12 @@ async def measure(bookings: int) -> float:
 
     from specialistly.logs import configure_logging
 
-    folder = Path(tempfile.mkdtemp(prefix="booking-cpu-"))
     configure_logging()  # the log lines, as serve writes them (to /dev/null here)
+    with tempfile.TemporaryDirectory(prefix="booking-cpu-") as name:
+        return await _measure(bookings, Path(name), harness)
+
+
+async def _measure(bookings: int, folder: Path, harness: Any) -> float:
     async with harness(
         f"sqlite:///{folder}/app.db",
         folder,
@@ -76,8 +83,10 @@ def run(src: Path, bookings: int) -> float:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"the run with {src} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
     return float(out.stdout.strip())
 
 
@@ -98,9 +107,10 @@ def main() -> int:
     if args.against:
         versions["against"] = args.against.resolve()
     samples: dict[str, list[float]] = {name: [] for name in versions}
+    order = list(versions.items())
     for pair in range(1, args.pairs + 1):
         row = []
-        for name, src in versions.items():
+        for name, src in order if pair % 2 else order[::-1]:  # ABBA: neither always first
             samples[name].append(run(src, args.bookings))
             row.append(f"{name} {samples[name][-1]:.3f}")
         print(f"pair {pair}: " + ", ".join(row) + " ms CPU a booking", flush=True)
