@@ -61,7 +61,7 @@ class TokenCipher:
     """
 
     REMEMBERED = 1024
-    REMEMBERED_SECONDS = 3600.0  # an access token's life; nothing is kept longer
+    REMEMBERED_SECONDS = 3600.0  # an access token's life: one kept longer is decrypted again
 
     def __init__(self, keys: list[str]) -> None:
         if not keys:
