@@ -8,13 +8,13 @@ import logging
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from specialistly.jobs import run_once
+from specialistly.notifications.message import OutgoingEmail
 from specialistly.notifications.outbox import SEND_AT_ONCE, deliver_outbox
 from specialistly.notifications.service import Email
 from tests.harness import Harness, harness
@@ -169,7 +169,7 @@ async def test_a_stopping_process_finishes_its_batch_and_takes_no_other(tmp_path
             class StopDuringTheFirstEmail:
                 channel = smtp.channel
 
-                async def send(self, message: EmailMessage) -> None:
+                async def send(self, message: OutgoingEmail) -> None:
                     stopping.set()  # SIGTERM arrives while the run is sending
                     await smtp.send(message)
 
@@ -206,14 +206,14 @@ async def test_a_run_sends_several_at_once_and_each_recipients_emails_in_order(
             class DistantServer:
                 channel = smtp.channel
 
-                async def send(self, message: EmailMessage) -> None:
+                async def send(self, message: OutgoingEmail) -> None:
                     nonlocal sending, most
                     sending += 1
                     most = max(most, sending)
                     try:
                         # Connect, TLS and login far away; the first emails the slowest, so
                         # sending in id order alone would let a later one overtake.
-                        await asyncio.sleep(0.3 if message["Subject"] == "Step 0" else 0.05)
+                        await asyncio.sleep(0.3 if message.subject == "Step 0" else 0.05)
                         await smtp.send(message)
                     finally:
                         sending -= 1
@@ -250,6 +250,24 @@ async def test_without_smtp_the_outbox_keeps_the_email_and_the_log_says_so(
     assert (await run_once(h.ctx, "outbox"))["sent"] == 1
     assert "Email kept in the outbox (SMTP_URL not set): to=logged@example.com" in caplog.text
     assert len(await h.raw("SELECT id FROM outbox_emails")) == 1
+
+
+async def test_without_smtp_no_mime_is_built_and_a_bad_recipient_is_still_refused(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[OutgoingEmail] = []
+    build = OutgoingEmail.message
+    monkeypatch.setattr(OutgoingEmail, "message", lambda self: built.append(self) or build(self))
+    await queue(h, "one@example.com, two@example.com")
+    await queue(h, "fine@example.com")
+    run = await run_once(h.ctx, "outbox")
+    rows = await outbox_rows(h)
+    assert run == {"sent": 1, "retrying": 1, "failed": 0}
+    [refused, kept] = rows
+    assert refused[:3] == ("one@example.com, two@example.com", "pending", 1)
+    assert refused[3] == "ValueError: the recipient is not one plain email address"
+    assert kept == ("fine@example.com", "sent", 1, None)
+    assert built == []  # the outbox row is the email: nothing reads a MIME message
 
 
 def test_jobs_run_once_runs_a_job_and_refuses_an_unknown_one(tmp_path: Path) -> None:

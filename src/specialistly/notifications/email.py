@@ -1,8 +1,7 @@
-"""Sending one message: by SMTP when SMTP_URL is set, else to the log (the outbox keeps it)."""
+"""Sending one email: by SMTP when SMTP_URL is set, else to the log (the outbox keeps it)."""
 
 import logging
 import ssl
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -10,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from specialistly.config import Settings
+from specialistly.notifications.message import OutgoingEmail, header_value
 
 log = logging.getLogger(__name__)
 REASON_LIMIT = 500
@@ -22,21 +22,22 @@ class SmtpTlsRequired(Exception):
 class EmailSender(Protocol):
     channel: str
 
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, email: OutgoingEmail) -> None: ...
 
     def reason(self, error: Exception) -> str: ...
 
 
 class LogSender:
-    """No SMTP configured: the outbox row is the email; the log says it was written."""
+    """No SMTP configured: the outbox row is the email; the log says it was written (no
+    MIME message is built: nothing would read it)."""
 
     channel = "outbox"
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, email: OutgoingEmail) -> None:
         log.info(
             "Email kept in the outbox (SMTP_URL not set): to=%s subject=%r",
-            message["To"],
-            message["Subject"],
+            email.to,
+            header_value(email.subject),
         )
 
     def reason(self, error: Exception) -> str:
@@ -63,7 +64,8 @@ class SmtpSender:
         self._tls = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
         self._timeout = timeout
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, email: OutgoingEmail) -> None:
+        message = email.message()
         smtp = aiosmtplib.SMTP(
             hostname=self._host,
             port=self._port,

@@ -67,31 +67,46 @@ def header_value(text: str, limit: int = SUBJECT_LIMIT) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def build_message(
-    to: str, subject: str, body: str, attachments: Sequence[Attachment] = ()
-) -> EmailMessage:
-    """Build the message to send; raise ValueError when `to` is not one plain address.
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """One email on its way out, checked when made: ValueError when `to` is not one plain
+    address or an attachment is not text. `message()` builds the MIME message; only a sender
+    that hands it to a server asks for it (building it is most of an email's CPU)."""
 
-    With attachments it is multipart/mixed: the text first, then each file as its own part.
-    """
-    address = header_value(to, ADDRESS_LIMIT)
-    if address != to.strip() or address.count("@") != 1 or any(c in address for c in '<>,;"'):
-        raise ValueError("the recipient is not one plain email address")
-    local, domain = address.split("@")
-    message = EmailMessage()
-    message["From"] = FROM_ADDRESS
-    message["To"] = Address(addr_spec=f"{local}@{domain}")
-    message["Subject"] = header_value(subject)
-    message.set_content(body)
-    for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        if maintype != "text" or not subtype:
-            raise ValueError("only text attachments are sent")
-        message.add_attachment(
-            attachment.content,
-            subtype=subtype,
-            charset="utf-8",
-            filename=header_value(attachment.filename, 100),
-            params=dict(attachment.params),
-        )
-    return message
+    to: str
+    subject: str
+    body: str
+    attachments: tuple[Attachment, ...] = ()
+
+    def __post_init__(self) -> None:
+        address = header_value(self.to, ADDRESS_LIMIT)
+        if (
+            address != self.to.strip()
+            or address.count("@") != 1
+            or any(c in address for c in '<>,;"')
+        ):
+            raise ValueError("the recipient is not one plain email address")
+        for attachment in self.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            if maintype != "text" or not subtype:
+                raise ValueError("only text attachments are sent")
+        object.__setattr__(self, "to", address)
+
+    def message(self) -> EmailMessage:
+        """The message to send: with attachments multipart/mixed, the text first, then each
+        file as its own part."""
+        local, domain = self.to.split("@")
+        message = EmailMessage()
+        message["From"] = FROM_ADDRESS
+        message["To"] = Address(addr_spec=f"{local}@{domain}")
+        message["Subject"] = header_value(self.subject)
+        message.set_content(self.body)
+        for attachment in self.attachments:
+            message.add_attachment(
+                attachment.content,
+                subtype=attachment.content_type.partition("/")[2],
+                charset="utf-8",
+                filename=header_value(attachment.filename, 100),
+                params=dict(attachment.params),
+            )
+        return message
