@@ -1,15 +1,17 @@
 """Calendar invitations: built with icalendar, read back with icalendar, field by field."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
 import pytest
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from specialistly.bookings.invites import invitations
 from specialistly.bookings.models import Booking, BookingStatus, MeetingStatus
 from specialistly.notifications.calendar import (
+    MAILTO_SAFE,
     CalendarEvent,
     Person,
     booking_uid,
@@ -17,6 +19,7 @@ from specialistly.notifications.calendar import (
     invitation,
 )
 from specialistly.notifications.calendar import invitations as calendar_invitations
+from specialistly.notifications.message import header_value
 from specialistly.specialists.models import Specialist
 
 NOW = datetime(2027, 1, 10, 8, 0, tzinfo=UTC)
@@ -223,3 +226,58 @@ def test_each_reader_s_invitation_is_what_icalendar_renders_for_that_description
         assert str(item["DESCRIPTION"]) == description
         assert attachment.content == calendar.to_ical().decode()
         assert attachment.content == ics(replace(event, description=description), now=NOW)
+
+
+def built_by_icalendar(event: CalendarEvent, now: datetime) -> str:
+    """The invitation as icalendar's own Calendar and Event write it: the reference."""
+    calendar = Calendar()
+    for name, value in (
+        ("prodid", "-//Specialistly//Bookings//EN"),
+        ("version", "2.0"),
+        ("calscale", "GREGORIAN"),
+        ("method", event.method),
+    ):
+        calendar.add(name, value)
+    item = Event()
+    item.add("uid", event.uid)
+    item.add("sequence", event.sequence)
+    item.add("dtstamp", now)
+    item.add("dtstart", event.start.astimezone(UTC))
+    item.add("dtend", event.end.astimezone(UTC))
+    item.add("summary", header_value(event.summary, 200))
+    item.add("description", event.description)
+    if event.location:
+        item.add("location", event.location)
+    item.add("status", "CANCELLED" if event.cancelled else "CONFIRMED")
+    item.add("transp", "OPAQUE")
+    for name, person, params in (
+        ("organizer", event.organizer, {}),
+        (
+            "attendee",
+            event.attendee,
+            {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"},
+        ),
+    ):
+        address = vCalAddress("mailto:" + quote(person.email.strip(), safe=MAILTO_SAFE))
+        address.params["CN"] = header_value(person.name, 200)
+        for key, value in params.items():
+            address.params[key] = value
+        item.add(name, address)
+    calendar.add_component(item)
+    return calendar.to_ical().decode()
+
+
+@pytest.mark.parametrize("name", [*HOSTILE_NAMES, "x" * 300, "Ünïcødé " * 20])
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_the_invitation_is_byte_for_byte_what_icalendar_builds(name: str, cancelled: bool) -> None:
+    event = an_event(
+        sequence=3,
+        summary=f"Consultation: {name} with {name}",
+        description=f"{name}\nJoin on Zoom: {JOIN}\nReschedule or cancel: {MANAGE}; {name}",
+        location=None if cancelled else JOIN + ";x=" + name[:20],
+        organizer=Person(name, "o@example.com"),
+        attendee=Person(name, f" a+{len(name)}@example.com "),
+        cancelled=cancelled,
+        start=START.astimezone(timezone(timedelta(hours=9))),
+    )
+    assert ics(event, now=NOW) == built_by_icalendar(event, NOW)
