@@ -110,14 +110,6 @@ class Prepared:
         except conn.dialect.loaded_dbapi.Error as error:
             raise _wrapped(conn, plan.sql, arguments, error, many=True) from error
 
-    def changed(self, conn: Connection, params: Params) -> int:
-        """Run an UPDATE for one set of parameters; answer how many rows it changed."""
-        assert isinstance(self.statement, Update), "changed() counts an UPDATE's rows"
-        plan = self._plan(conn, params)
-        if plan is None:
-            return int(getattr(conn.execute(self.statement, params), "rowcount", 0))
-        return int(self._run(conn, plan, params).rowcount)
-
     def _run(self, conn: Connection, plan: _Plan, params: Params) -> Any:
         arguments = plan.arguments(params)
         try:

@@ -16,6 +16,9 @@ from specialistly.config import Settings
 from specialistly.connections.jobs import run_keepalive
 from specialistly.context import build_context
 from specialistly.db import upgrade_async
+from specialistly.notifications.message import OutgoingEmail
+from specialistly.notifications.outbox import deliver_outbox
+from specialistly.notifications.service import Email
 from tests.harness import APP, FAST_RETRY, harness, live_settings
 from tests.servers import BIN, ROOT, async_http_client, clean_env, free_port, serving
 
@@ -242,3 +245,43 @@ async def test_two_processes_refresh_a_retired_grant_once_on_postgresql(
         assert (await h.stats())["token_requests"]["refresh_token"] == {"ok": 1}
         old = await h.control("GET", "/users/pg-old@zoom.example.com/tokens")
         assert old["refresh_token"] is None
+
+
+async def test_two_outbox_runs_at_once_send_each_email_once_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    async with harness(postgres_url, tmp_path) as h:
+        async with h.ctx.db.transaction() as session:
+            for n in range(150):  # several claims of CLAIM_AT_ONCE, over two batches of 100
+                h.ctx.notifier.queue_email(
+                    session, Email(f"c{n}@example.com", f"Email {n}", "Body", "test")
+                )
+        other = build_context(
+            h.settings, clock=h.ctx.clock, zoom_transport=h.ctx.zoom_http._transport
+        )
+        sent: list[tuple[str, str]] = []
+
+        class Recording:
+            channel = "test"
+
+            async def send(self, email: OutgoingEmail) -> None:
+                await asyncio.sleep(0.001)  # the two runs interleave
+                sent.append((email.to, email.subject))
+
+            def reason(self, error: Exception) -> str:
+                return str(error)
+
+        try:
+            runs = await asyncio.gather(
+                *(
+                    deliver_outbox(ctx.db, Recording(), ctx.clock, ctx.cipher)
+                    for ctx in (h.ctx, other)
+                )
+            )
+        finally:
+            await other.close()
+        [(pending,)] = await h.raw("SELECT COUNT(*) FROM outbox_emails WHERE status <> 'sent'")
+    assert sum(run.sent for run in runs) == 150
+    assert all(run.sent > 0 for run in runs)  # both took a share
+    assert sorted(subject for _, subject in sent) == sorted(f"Email {n}" for n in range(150))
+    assert pending == 0

@@ -34,6 +34,9 @@ LEASE = timedelta(minutes=5)
 # at a time a run sent a few a second to a distant server while a burst of bookings queued
 # far more; relays commonly accept a handful of connections from one client.
 SEND_AT_ONCE = 4
+# Emails claimed in one transaction: a few rounds of SEND_AT_ONCE, sent well within the lease
+# even by a slow server (each SMTP step times out after 20 s).
+CLAIM_AT_ONCE = 4 * SEND_AT_ONCE
 _jitter = secrets.SystemRandom()
 
 
@@ -110,18 +113,38 @@ async def _send_batch(
     cipher: TokenCipher,
     due: list[tuple[int, str]],
 ) -> list[OutboxStatus | None]:
-    """Send a batch `SEND_AT_ONCE` at a time; one recipient's emails one after another, in
-    the order they were queued (a confirmation never arrives after its cancellation)."""
+    """Send a batch, `CLAIM_AT_ONCE` emails claimed at a time (one after the other, so
+    the order below holds across them)."""
+    statuses: list[OutboxStatus | None] = []
+    for start in range(0, len(due), CLAIM_AT_ONCE):
+        statuses += await _send_claimed(
+            db, sender, clock, cipher, due[start : start + CLAIM_AT_ONCE]
+        )
+    return statuses
+
+
+async def _send_claimed(
+    db: Database,
+    sender: EmailSender,
+    clock: Clock,
+    cipher: TokenCipher,
+    due: list[tuple[int, str]],
+) -> list[OutboxStatus | None]:
+    """Claim these emails in one transaction and send those this process got,
+    `SEND_AT_ONCE` at a time; one recipient's emails one after another, in the order they
+    were queued (a confirmation never arrives after its cancellation)."""
+    claimed = await _claim(db, [email_id for email_id, _ in due], clock.now())
     by_recipient: dict[str, list[int]] = {}
     for email_id, to in due:
-        by_recipient.setdefault(to.lower(), []).append(email_id)
+        if email_id in claimed:
+            by_recipient.setdefault(to.lower(), []).append(email_id)
     turns = asyncio.Semaphore(SEND_AT_ONCE)
 
     async def in_order(ids: list[int]) -> list[OutboxStatus | None]:
-        statuses = []
+        statuses: list[OutboxStatus | None] = []
         for email_id in ids:
             async with turns:
-                statuses.append(await deliver_one(db, sender, clock, cipher, email_id))
+                statuses.append(await _deliver(db, sender, clock, cipher, claimed[email_id]))
         return statuses
 
     # Every email taken is seen through (a failure elsewhere must not leave one sent but
@@ -129,7 +152,7 @@ async def _send_batch(
     outcomes = await asyncio.gather(
         *(in_order(ids) for ids in by_recipient.values()), return_exceptions=True
     )
-    statuses: list[OutboxStatus | None] = []
+    statuses: list[OutboxStatus | None] = [None] * (len(due) - len(claimed))
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
@@ -155,62 +178,66 @@ async def deliver_one(
     db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, email_id: int
 ) -> OutboxStatus | None:
     """Send one due email and record the outcome; None when it is not due or another has it."""
-    email = await _claim(db, email_id, clock.now())
-    if email is None:
+    claimed = await _claim(db, [email_id], clock.now())
+    if email_id not in claimed:
         return None
+    return await _deliver(db, sender, clock, cipher, claimed[email_id])
+
+
+async def _deliver(
+    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, email: Any
+) -> OutboxStatus | None:
+    """Send one claimed email (a row of `_claimed`) and record the outcome."""
     try:
         files = decode_attachments(cipher.decrypt(email.attachments)) if email.attachments else ()
         outgoing = OutgoingEmail(email.to_address, email.subject, cipher.decrypt(email.body), files)
         await sender.send(outgoing)
     except Exception as error:  # whatever went wrong belongs to this email alone
         observability.EMAIL_ATTEMPTS.labels("error").inc()
-        return await _record_failure(db, email_id, clock.now(), sender.reason(error))
+        return await _record_failure(db, email.id, clock.now(), sender.reason(error))
     observability.EMAIL_ATTEMPTS.labels("sent").inc()
     observability.EMAILS_SENT.inc()
-    await db.write(partial(_record_sent, email_id, clock.now()))
+    await db.write(partial(_record_sent, email.id, clock.now()))
     return OutboxStatus.SENT
 
 
 # Claim and record are `Database.write` work: on SQLite they queue in the writer thread with
-# the bookings' writes, instead of holding it while an async session makes its round trips
-# (a run sends every due email, so under load these are two writes for each email).
-async def _claim(db: Database, email_id: int, now: datetime) -> Any | None:
-    return await db.write(partial(_claimed, email_id, now))
+# the bookings' writes, instead of holding it while an async session makes its round trips.
+# The claim is one statement for up to `CLAIM_AT_ONCE` emails; the record one for each email,
+# as soon as it is sent (a process that dies between the two sends that email again).
+async def _claim(db: Database, email_ids: list[int], now: datetime) -> dict[int, Any]:
+    return await db.write(partial(_claimed, email_ids, now))
 
 
-def _claimed(email_id: int, now: datetime, session: Session) -> Any | None:
-    conn = session.connection()
-    params = {"email_id": email_id, "now": now, "lease_end": now + LEASE}
-    if _CLAIM.changed(conn, params) != 1:
-        return None
-    return _CLAIMED.first(conn, {"email_id": email_id})
+def _claimed(email_ids: list[int], now: datetime, session: Session) -> dict[int, Any]:
+    """The emails of `email_ids` still pending and due, now this process's until the lease
+    ends, by id (each with what is sent: address, subject, body, attachments)."""
+    rows = session.connection().execute(
+        _outbox.update()
+        .where(
+            _outbox.c.id.in_(email_ids),
+            _outbox.c.status == OutboxStatus.PENDING,
+            _outbox.c.next_attempt_at <= now,
+        )
+        .values(claimed_at=now, next_attempt_at=now + LEASE, attempts=_outbox.c.attempts + 1)
+        .returning(
+            _outbox.c.id,
+            _outbox.c.to_address,
+            _outbox.c.subject,
+            _outbox.c.body,
+            _outbox.c.attachments,
+        )
+    )
+    return {row.id: row for row in rows.all()}
 
 
 def _record_sent(email_id: int, now: datetime, session: Session) -> None:
     _SENT.execute(session.connection(), {"email_id": email_id, "now": now})
 
 
-# Core statements, not the ORM: a burst of bookings leaves two of these for each email, and
-# the ORM's work around a one-row UPDATE and a get by id was most of the claim's CPU.
+# A Core statement, not the ORM: the ORM's work around a one-row UPDATE (and a get by id) was
+# most of the outbox's CPU.
 _outbox = cast(Table, OutboxEmail.__table__)
-_CLAIM = Prepared(
-    _outbox.update()
-    .where(
-        _outbox.c.id == bindparam("email_id"),
-        _outbox.c.status == OutboxStatus.PENDING,
-        _outbox.c.next_attempt_at <= bindparam("now"),
-    )
-    .values(
-        claimed_at=bindparam("now"),
-        next_attempt_at=bindparam("lease_end"),
-        attempts=_outbox.c.attempts + 1,
-    )
-)
-_CLAIMED = Prepared(
-    select(_outbox.c.to_address, _outbox.c.subject, _outbox.c.body, _outbox.c.attachments).where(
-        _outbox.c.id == bindparam("email_id")
-    )
-)
 _SENT = Prepared(
     _outbox.update()
     .where(_outbox.c.id == bindparam("email_id"))
