@@ -94,7 +94,16 @@ async def deliver_outbox(
     run = OutboxRun()
     while not (stopping and stopping.is_set()):
         due = await _due(db, clock.now(), batch)
-        for status in await _send_batch(db, sender, clock, cipher, due):
+        # Claimed `CLAIM_AT_ONCE` at a time, one chunk after the other: a recipient's emails
+        # keep their order across chunks too.
+        statuses = [
+            status
+            for start in range(0, len(due), CLAIM_AT_ONCE)
+            for status in await _send_claimed(
+                db, sender, clock, cipher, due[start : start + CLAIM_AT_ONCE]
+            )
+        ]
+        for status in statuses:
             if status == OutboxStatus.SENT:
                 run.sent += 1
             elif status == OutboxStatus.PENDING:
@@ -104,23 +113,6 @@ async def deliver_outbox(
         if len(due) < batch:
             break
     return run
-
-
-async def _send_batch(
-    db: Database,
-    sender: EmailSender,
-    clock: Clock,
-    cipher: TokenCipher,
-    due: list[tuple[int, str]],
-) -> list[OutboxStatus | None]:
-    """Send a batch, `CLAIM_AT_ONCE` emails claimed at a time (one after the other, so
-    the order below holds across them)."""
-    statuses: list[OutboxStatus | None] = []
-    for start in range(0, len(due), CLAIM_AT_ONCE):
-        statuses += await _send_claimed(
-            db, sender, clock, cipher, due[start : start + CLAIM_AT_ONCE]
-        )
-    return statuses
 
 
 async def _send_claimed(
