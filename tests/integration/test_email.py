@@ -258,14 +258,18 @@ async def test_without_smtp_no_mime_is_built_and_a_bad_recipient_is_still_refuse
     built: list[OutgoingEmail] = []
     build = OutgoingEmail.message
     monkeypatch.setattr(OutgoingEmail, "message", lambda self: built.append(self) or build(self))
-    await queue(h, "one@example.com, two@example.com")
+    bad = ["one@example.com, two@example.com", "a b@example.com", "a..b@example.com", "x@"]
+    for to in bad:
+        await queue(h, to)
     await queue(h, "fine@example.com")
     run = await run_once(h.ctx, "outbox")
     rows = await outbox_rows(h)
-    assert run == {"sent": 1, "retrying": 1, "failed": 0}
-    [refused, kept] = rows
-    assert refused[:3] == ("one@example.com, two@example.com", "pending", 1)
-    assert refused[3] == "ValueError: the recipient is not one plain email address"
+    assert run == {"sent": 1, "retrying": len(bad), "failed": 0}
+    *refused, kept = rows
+    assert [row[:3] for row in refused] == [(to, "pending", 1) for to in bad]
+    assert {row[3] for row in refused} == {
+        "ValueError: the recipient is not one plain email address"
+    }
     assert kept == ("fine@example.com", "sent", 1, None)
     assert built == []  # the outbox row is the email: nothing reads a MIME message
 

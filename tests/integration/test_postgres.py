@@ -252,7 +252,7 @@ async def test_two_outbox_runs_at_once_send_each_email_once_on_postgresql(
 ) -> None:
     async with harness(postgres_url, tmp_path) as h:
         async with h.ctx.db.transaction() as session:
-            for n in range(150):  # several claims of CLAIM_AT_ONCE, over two batches of 100
+            for n in range(150):  # over two batches of 100
                 h.ctx.notifier.queue_email(
                     session, Email(f"c{n}@example.com", f"Email {n}", "Body", "test")
                 )

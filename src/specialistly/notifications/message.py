@@ -4,6 +4,7 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 
@@ -86,6 +87,13 @@ class OutgoingEmail:
             or any(c in address for c in '<>,;"')
         ):
             raise ValueError("the recipient is not one plain email address")
+        local, domain = address.split("@")
+        try:
+            # The standard library's own parse of the address, as the message's To header
+            # makes it: what it refuses is refused here, for every sender.
+            Address(addr_spec=f"{local}@{domain}")
+        except (ValueError, IndexError, HeaderParseError):
+            raise ValueError("the recipient is not one plain email address") from None
         for attachment in self.attachments:
             maintype, _, subtype = attachment.content_type.partition("/")
             if maintype != "text" or not subtype:

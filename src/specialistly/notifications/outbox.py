@@ -34,9 +34,6 @@ LEASE = timedelta(minutes=5)
 # at a time a run sent a few a second to a distant server while a burst of bookings queued
 # far more; relays commonly accept a handful of connections from one client.
 SEND_AT_ONCE = 4
-# Emails claimed in one transaction: a few rounds of SEND_AT_ONCE, sent well within the lease
-# even by a slow server (each SMTP step times out after 20 s).
-CLAIM_AT_ONCE = 4 * SEND_AT_ONCE
 _jitter = secrets.SystemRandom()
 
 
@@ -94,16 +91,7 @@ async def deliver_outbox(
     run = OutboxRun()
     while not (stopping and stopping.is_set()):
         due = await _due(db, clock.now(), batch)
-        # Claimed `CLAIM_AT_ONCE` at a time, one chunk after the other: a recipient's emails
-        # keep their order across chunks too.
-        statuses = [
-            status
-            for start in range(0, len(due), CLAIM_AT_ONCE)
-            for status in await _send_claimed(
-                db, sender, clock, cipher, due[start : start + CLAIM_AT_ONCE]
-            )
-        ]
-        for status in statuses:
+        for status in await _send_batch(db, sender, clock, cipher, due):
             if status == OutboxStatus.SENT:
                 run.sent += 1
             elif status == OutboxStatus.PENDING:
@@ -115,28 +103,26 @@ async def deliver_outbox(
     return run
 
 
-async def _send_claimed(
+async def _send_batch(
     db: Database,
     sender: EmailSender,
     clock: Clock,
     cipher: TokenCipher,
     due: list[tuple[int, str]],
 ) -> list[OutboxStatus | None]:
-    """Claim these emails in one transaction and send those this process got,
-    `SEND_AT_ONCE` at a time; one recipient's emails one after another, in the order they
-    were queued (a confirmation never arrives after its cancellation)."""
-    claimed = await _claim(db, [email_id for email_id, _ in due], clock.now())
+    """Send a batch `SEND_AT_ONCE` at a time; one recipient's emails one after another, in
+    the order they were queued (a confirmation never arrives after its cancellation). Each
+    email is claimed when its turn comes, so its lease covers its own sending only."""
     by_recipient: dict[str, list[int]] = {}
     for email_id, to in due:
-        if email_id in claimed:
-            by_recipient.setdefault(to.lower(), []).append(email_id)
+        by_recipient.setdefault(to.lower(), []).append(email_id)
     turns = asyncio.Semaphore(SEND_AT_ONCE)
 
     async def in_order(ids: list[int]) -> list[OutboxStatus | None]:
-        statuses: list[OutboxStatus | None] = []
+        statuses = []
         for email_id in ids:
             async with turns:
-                statuses.append(await _deliver(db, sender, clock, cipher, claimed[email_id]))
+                statuses.append(await deliver_one(db, sender, clock, cipher, email_id))
         return statuses
 
     # Every email taken is seen through (a failure elsewhere must not leave one sent but
@@ -144,7 +130,7 @@ async def _send_claimed(
     outcomes = await asyncio.gather(
         *(in_order(ids) for ids in by_recipient.values()), return_exceptions=True
     )
-    statuses: list[OutboxStatus | None] = [None] * (len(due) - len(claimed))
+    statuses: list[OutboxStatus | None] = []
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
@@ -170,57 +156,44 @@ async def deliver_one(
     db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, email_id: int
 ) -> OutboxStatus | None:
     """Send one due email and record the outcome; None when it is not due or another has it."""
-    claimed = await _claim(db, [email_id], clock.now())
-    if email_id not in claimed:
+    email = await db.write(partial(_claimed, email_id, clock.now()))
+    if email is None:
         return None
-    return await _deliver(db, sender, clock, cipher, claimed[email_id])
-
-
-async def _deliver(
-    db: Database, sender: EmailSender, clock: Clock, cipher: TokenCipher, email: Any
-) -> OutboxStatus | None:
-    """Send one claimed email (a row of `_claimed`) and record the outcome."""
     try:
         files = decode_attachments(cipher.decrypt(email.attachments)) if email.attachments else ()
         outgoing = OutgoingEmail(email.to_address, email.subject, cipher.decrypt(email.body), files)
         await sender.send(outgoing)
     except Exception as error:  # whatever went wrong belongs to this email alone
         observability.EMAIL_ATTEMPTS.labels("error").inc()
-        return await _record_failure(db, email.id, clock.now(), sender.reason(error))
+        return await _record_failure(db, email_id, clock.now(), sender.reason(error))
     observability.EMAIL_ATTEMPTS.labels("sent").inc()
     observability.EMAILS_SENT.inc()
-    await db.write(partial(_record_sent, email.id, clock.now()))
+    await db.write(partial(_record_sent, email_id, clock.now()))
     return OutboxStatus.SENT
 
 
 # Claim and record are `Database.write` work: on SQLite they queue in the writer thread with
-# the bookings' writes, instead of holding it while an async session makes its round trips.
-# The claim is one statement for up to `CLAIM_AT_ONCE` emails; the record one for each email,
-# as soon as it is sent (a process that dies between the two sends that email again).
-async def _claim(db: Database, email_ids: list[int], now: datetime) -> dict[int, Any]:
-    return await db.write(partial(_claimed, email_ids, now))
-
-
-def _claimed(email_ids: list[int], now: datetime, session: Session) -> dict[int, Any]:
-    """The emails of `email_ids` still pending and due, now this process's until the lease
-    ends, by id (each with what is sent: address, subject, body, attachments)."""
-    rows = session.connection().execute(
-        _outbox.update()
-        .where(
-            _outbox.c.id.in_(email_ids),
-            _outbox.c.status == OutboxStatus.PENDING,
-            _outbox.c.next_attempt_at <= now,
+# the bookings' writes, instead of holding it while an async session makes its round trips
+# (a run sends every due email, so under load these are two writes for each email).
+def _claimed(email_id: int, now: datetime, session: Session) -> Any | None:
+    """The email, now this process's until the lease ends, if it is still pending and due;
+    with what is sent (address, subject, body, attachments). One statement."""
+    return (
+        session.connection()
+        .execute(
+            _outbox.update()
+            .where(
+                _outbox.c.id == email_id,
+                _outbox.c.status == OutboxStatus.PENDING,
+                _outbox.c.next_attempt_at <= now,
+            )
+            .values(claimed_at=now, next_attempt_at=now + LEASE, attempts=_outbox.c.attempts + 1)
+            .returning(
+                _outbox.c.to_address, _outbox.c.subject, _outbox.c.body, _outbox.c.attachments
+            )
         )
-        .values(claimed_at=now, next_attempt_at=now + LEASE, attempts=_outbox.c.attempts + 1)
-        .returning(
-            _outbox.c.id,
-            _outbox.c.to_address,
-            _outbox.c.subject,
-            _outbox.c.body,
-            _outbox.c.attachments,
-        )
+        .first()
     )
-    return {row.id: row for row in rows.all()}
 
 
 def _record_sent(email_id: int, now: datetime, session: Session) -> None:
