@@ -71,11 +71,18 @@ class Prepared:
         self._plans: dict[frozenset[str], _Plan | None] = {}
 
     def first(self, conn: Connection, params: Params) -> Any | None:
-        """The first row of a SELECT (columns as attributes, and `_asdict()`), or None."""
+        """The first row of a SELECT, or of an UPDATE's RETURNING (columns as attributes, and
+        `_asdict()`), or None."""
         plan = self._plan(conn, params)
         if plan is None:
             return conn.execute(self.statement, params).first()
-        raw = self._run(conn, plan, params).fetchone()
+        cursor = self._run(conn, plan, params)
+        # An UPDATE is read to its end: SQLite finishes the statement only then.
+        raw = (
+            cursor.fetchone()
+            if isinstance(self.statement, Select)
+            else next(iter(cursor.fetchall()), None)
+        )
         return None if raw is None else plan.load(raw)
 
     def insert(self, conn: Connection, params: Params) -> int:
@@ -146,9 +153,9 @@ class Prepared:
                 return None  # a value missing: SQLAlchemy raises, naming it
         row: Callable[..., Any] | None = None
         results: tuple[_Processor, ...] = ()
-        if isinstance(self.statement, Select):
-            columns = self.statement.selected_columns
-            row = _row_type(list(columns.keys()))
+        if isinstance(self.statement, Select) or self.statement._returning:
+            columns = self.statement.exported_columns
+            row = _row_type([str(key) for key in columns.keys()])
             results = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in columns

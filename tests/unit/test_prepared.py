@@ -224,3 +224,33 @@ def test_a_connection_not_yet_in_a_transaction_begins_one_as_sqlalchemy_would(
         assert conn.in_transaction()
         conn.rollback()
         assert conn.execute(select(things.c.id)).first() is None  # rolled back, not autocommitted
+
+
+TAKE = Prepared(
+    things.update()
+    .where(things.c.id == bindparam("thing"), things.c.done.is_(False))
+    .values(done=True, at=bindparam("when"), size=things.c.size + 1)
+    .returning(things.c.name, things.c.colour, things.c.at, things.c.size)
+)
+
+
+def test_an_update_returning_answers_its_row_as_sqlalchemy_does_and_finishes(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        first = INSERT.insert(
+            conn, {"name": "t", "colour": Colour.RED, "done": False, "at": None, "size": 1}
+        )
+        second = INSERT.insert(
+            conn, {"name": "u", "colour": Colour.BLUE, "done": False, "at": None, "size": 1}
+        )
+        taken = TAKE.first(conn, {"thing": first, "when": WHEN})
+        core = conn.execute(TAKE.statement, {"thing": second, "when": WHEN}).one()
+        assert taken is not None
+        assert taken._asdict() == {"name": "t", "colour": Colour.RED, "at": WHEN, "size": 2}
+        assert taken.at.tzinfo is UTC  # the column types' result processors ran
+        assert list(taken._asdict()) == list(core._asdict())
+        assert TAKE.first(conn, {"thing": first, "when": WHEN}) is None  # taken already
+    with engine.connect() as conn:  # committed: the statement was read to its end
+        assert _row(conn, first)["done"] is True
+        assert _row(conn, first)["size"] == 2

@@ -178,21 +178,8 @@ async def deliver_one(
 def _claimed(email_id: int, now: datetime, session: Session) -> Any | None:
     """The email, now this process's until the lease ends, if it is still pending and due;
     with what is sent (address, subject, body, attachments). One statement."""
-    return (
-        session.connection()
-        .execute(
-            _outbox.update()
-            .where(
-                _outbox.c.id == email_id,
-                _outbox.c.status == OutboxStatus.PENDING,
-                _outbox.c.next_attempt_at <= now,
-            )
-            .values(claimed_at=now, next_attempt_at=now + LEASE, attempts=_outbox.c.attempts + 1)
-            .returning(
-                _outbox.c.to_address, _outbox.c.subject, _outbox.c.body, _outbox.c.attachments
-            )
-        )
-        .first()
+    return _CLAIM.first(
+        session.connection(), {"email_id": email_id, "now": now, "lease_end": now + LEASE}
     )
 
 
@@ -200,9 +187,23 @@ def _record_sent(email_id: int, now: datetime, session: Session) -> None:
     _SENT.execute(session.connection(), {"email_id": email_id, "now": now})
 
 
-# A Core statement, not the ORM: the ORM's work around a one-row UPDATE (and a get by id) was
+# Core statements, not the ORM: the ORM's work around a one-row UPDATE (and a get by id) was
 # most of the outbox's CPU.
 _outbox = cast(Table, OutboxEmail.__table__)
+_CLAIM = Prepared(
+    _outbox.update()
+    .where(
+        _outbox.c.id == bindparam("email_id"),
+        _outbox.c.status == OutboxStatus.PENDING,
+        _outbox.c.next_attempt_at <= bindparam("now"),
+    )
+    .values(
+        claimed_at=bindparam("now"),
+        next_attempt_at=bindparam("lease_end"),
+        attempts=_outbox.c.attempts + 1,
+    )
+    .returning(_outbox.c.to_address, _outbox.c.subject, _outbox.c.body, _outbox.c.attachments)
+)
 _SENT = Prepared(
     _outbox.update()
     .where(_outbox.c.id == bindparam("email_id"))
