@@ -155,7 +155,7 @@ class Prepared:
         results: tuple[_Processor, ...] = ()
         if isinstance(self.statement, Select) or self.statement._returning:
             columns = self.statement.exported_columns
-            row = _row_type([str(key) for key in columns.keys()])
+            row = _row_type(list(map(str, columns.keys())))
             results = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in columns
