@@ -63,11 +63,6 @@ class OutboxEmail(Base):
     )
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    def sent(self, now: datetime) -> None:
-        """Record that the server took the message."""
-        self.status, self.sent_at, self.next_attempt_at = OutboxStatus.SENT, now, None
-        self.claimed_at, self.last_error = None, None
-
     def attempt_failed(self, reason: str, *, retry_at: datetime | None) -> None:
         """Record a failed attempt: due again at `retry_at`, or failed when there is none."""
         self.claimed_at, self.last_error, self.next_attempt_at = None, reason, retry_at
