@@ -285,3 +285,41 @@ async def test_two_outbox_runs_at_once_send_each_email_once_on_postgresql(
     assert all(run.sent > 0 for run in runs)  # both took a share
     assert sorted(subject for _, subject in sent) == sorted(f"Email {n}" for n in range(150))
     assert pending == 0
+
+
+async def test_a_pooled_connection_is_tested_only_after_sitting_idle(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncpg
+
+    from specialistly import db
+
+    database = db.Database(postgres_url)
+    dialect = database.engine.sync_engine.dialect
+    pings: list[object] = []
+    ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda conn: pings.append(conn) or ping(conn))
+
+    async def one() -> int:
+        async with database.reading() as session:
+            return int((await session.execute(text("SELECT 1"))).scalar_one())
+
+    try:
+        assert [await one() for _ in range(3)] == [1, 1, 1]
+        assert pings == []  # back in the pool a moment ago: used as it is
+
+        # The server ends the pooled session (a restart, an idle timeout) while it sits idle.
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            ended = await admin.fetchval(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert ended == 1
+        monkeypatch.setattr(db, "TEST_IF_IDLE_FOR", 0.0)  # as if it had sat idle long
+        assert await one() == 1  # tested, found closed, replaced: the caller sees nothing
+        assert len(pings) == 1
+    finally:
+        await database.dispose()
