@@ -38,10 +38,17 @@ class Watched:
             "console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}")
         )  # type: ignore[attr-defined]
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))  # type: ignore[attr-defined]
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))  # type: ignore[attr-defined]
+        page.on("requestfailed", self._failed)  # type: ignore[attr-defined]
         page.on(  # type: ignore[attr-defined]
             "response", lambda r: r.status >= 500 and self.problems.append(f"{r.status}: {r.url}")
         )
+
+    def _failed(self, request: object) -> None:
+        error = request.failure or ""  # type: ignore[attr-defined]
+        # Chromium's net::ERR_ABORTED: a load the page itself gave up when it navigated away
+        # (a favicon still loading as a form's answer replaces the page), not a server fault.
+        if "ERR_ABORTED" not in error:
+            self.problems.append(f"failed: {request.url} ({error})")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
