@@ -317,7 +317,7 @@ async def test_a_pooled_connection_is_tested_only_after_sitting_idle(
             )
         finally:
             await admin.close()
-        assert ended == 1
+        assert ended >= 1  # the pool's one (an autovacuum worker may be there too)
         monkeypatch.setattr(db, "TEST_IF_IDLE_FOR", 0.0)  # as if it had sat idle long
         assert await one() == 1  # tested, found closed, replaced: the caller sees nothing
         assert len(pings) == 1
