@@ -16,7 +16,7 @@ from specialistly.connections import webhook_views
 from specialistly.context import AppContext, build_context
 from specialistly.jobs import Scheduler
 from specialistly.notifications import views as notification_views
-from specialistly.observability import HttpMetrics, RequestIds
+from specialistly.observability import NO_OPENTELEMETRY, HttpMetrics, RequestIds
 from specialistly.sandbox import mounted_sandbox
 from specialistly.scheduling import views as scheduling_views
 from specialistly.specialists import slot_views
@@ -71,6 +71,7 @@ def create_app(
         version="0.1.0",
         summary="Specialists sell consultation slots; every booking gets a Zoom meeting.",
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
     )
     sandbox: SandboxApp | None = None
     if settings.sandbox:

@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
@@ -13,6 +14,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from specialistly.logs import request_id
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+
+# FastAPI's own OpenTelemetry, off: this service reports by Prometheus metrics and its logs, and
+# ships no OpenTelemetry SDK. Left on, FastAPI asks OpenTelemetry for its global providers on
+# every request (environment lookups included) only to find none configured.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 REFRESHES = Counter(
     "specialistly_zoom_refresh_attempts",

@@ -77,7 +77,14 @@ def create_sandbox_app(
 ) -> SandboxApp:
     """Build a sandbox (fresh, or as `store` kept it) and return it as an ASGI app."""
     sandbox = Sandbox(config, clock=clock, webhook_transport=webhook_transport, store=store)
-    app = FastAPI(title="Zoom sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Zoom sandbox",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # No OpenTelemetry (none is configured): FastAPI would look for it on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.sandbox = sandbox
     app.include_router(oauth.router)
     app.include_router(api.router)
