@@ -8,6 +8,7 @@ instead of adding another. Times are in UTC; the recipient's zone is named in th
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from typing import cast
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -105,10 +106,10 @@ def _renderings(
     """
     head = [
         b"BEGIN:VCALENDAR",
-        _line("VERSION", vText("2.0")),
-        _line("PRODID", vText(PRODUCT_ID)),
-        _line("CALSCALE", vText("GREGORIAN")),
-        _line("METHOD", vText(event.method)),
+        _fixed("VERSION", "2.0"),
+        _fixed("PRODID", PRODUCT_ID),
+        _fixed("CALSCALE", "GREGORIAN"),
+        _fixed("METHOD", event.method),
         b"BEGIN:VEVENT",
         _line("SUMMARY", vText(header_value(event.summary, 200))),
         _line("DTSTART", vDDDTypes(event.start.astimezone(UTC))),
@@ -129,9 +130,9 @@ def _renderings(
     ]
     tail = [
         *([_line("LOCATION", vText(event.location))] if event.location else []),
-        _line("ORGANIZER", _address(event.organizer)),
-        _line("STATUS", vText("CANCELLED" if event.cancelled else "CONFIRMED")),
-        _line("TRANSP", vText("OPAQUE")),
+        _organizer(event.organizer),
+        _fixed("STATUS", "CANCELLED" if event.cancelled else "CONFIRMED"),
+        _fixed("TRANSP", "OPAQUE"),
         b"END:VEVENT",
         b"END:VCALENDAR",
     ]
@@ -140,14 +141,46 @@ def _renderings(
         yield (b"\r\n".join(lines) + b"\r\n").decode()
 
 
+@cache
+def _fixed(name: str, text: str) -> bytes:
+    """A line of one of a few fixed values (the version, the method, …), made once."""
+    return _line(name, vText(text))
+
+
+@lru_cache(maxsize=1024)
+def _organizer(specialist: Person) -> bytes:
+    """The organizer's line: the same on every invitation of a specialist's bookings."""
+    return _line("ORGANIZER", _address(specialist))
+
+
 def _line(name: str, value: vText | vDDDTypes | vInt | vCalAddress) -> bytes:
     """One property's content line, folded: what `Component.content_line(name, value)`
-    makes and `to_ical()` folds. icalendar folds character by character even a line that
-    fits, as most do; one under the limit is already what it would answer."""
+    makes and `to_ical()` folds."""
     params = cast(Parameters, getattr(value, "params", None) or Parameters())
     line = Contentline.from_parts(name, params, value)
     encoded = line.encode()
-    return encoded if len(encoded) < _FOLD_AT else bytes(line.to_ical())
+    if len(encoded) < _FOLD_AT:
+        return encoded  # icalendar would go through it character by character to keep it
+    if len(encoded) != len(line):  # not ASCII: octets and characters differ
+        return bytes(line.to_ical())
+    return _fold_ascii(encoded)
+
+
+def _fold_ascii(line: bytes) -> bytes:
+    """icalendar's folding of an ASCII line, in slices rather than character by character:
+    each folded line is 74 octets (the 75th would reach the limit), except that one ending in
+    an escape's first character (a backslash, or `^` of RFC 6868) leaves it to the next line,
+    as icalendar does so no escape is split."""
+    width = _FOLD_AT - 1
+    parts, start = [], 0
+    while len(line) - start > width:
+        end = start + width
+        if line[end - 1] in b"\\^":
+            end -= 1
+        parts.append(line[start:end])
+        start = end
+    parts.append(line[start:])
+    return b"\r\n ".join(parts)
 
 
 def invitation(event: CalendarEvent, *, now: datetime) -> Attachment:
