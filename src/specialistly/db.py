@@ -267,15 +267,19 @@ class _SqliteWriter:
         results: list[Any] = []
         bind = self._sessions.kw["bind"]
         try:
-            with bind.connect() as connection, connection.begin():
+            with (
+                bind.connect() as connection,
+                connection.begin(),
+                # One session for the batch, joined to the connection's transaction (its
+                # commit only flushes); emptied after each function, so that each starts
+                # afresh as in a session of its own and keeps what it returns to itself.
+                self._sessions(bind=connection, join_transaction_mode="rollback_only") as session,
+            ):
                 for job in batch:
                     assert job.work is not None
-                    # Joins the connection's transaction: its commit only flushes.
-                    with self._sessions(
-                        bind=connection, join_transaction_mode="rollback_only"
-                    ) as session:
-                        results.append(job.work(session))
-                        session.commit()
+                    results.append(job.work(session))
+                    session.commit()
+                    session.expunge_all()
         except BaseException:  # each caller hears of it from the run with savepoints
             return False
         for job, result in zip(batch, results, strict=True):

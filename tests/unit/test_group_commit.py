@@ -10,13 +10,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from specialistly.db import Database
 
 
 class Refused(Exception):
     pass
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Row(Base):
+    __tablename__ = "t"
+    k: Mapped[str] = mapped_column(primary_key=True)
+    v: Mapped[int]
 
 
 @pytest.fixture
@@ -99,6 +109,34 @@ async def test_a_batch_that_succeeds_takes_no_savepoints(db: Database) -> None:
     assert await rows(db) == {"first": 1, "a": 1, "b": 1, "c": 1}
     assert sum(s.startswith("INSERT") for s in statements) == 4
     assert not [s for s in statements if "SAVEPOINT" in s]
+
+
+async def test_each_write_of_a_batch_sees_the_ones_before_and_keeps_its_own_objects(
+    db: Database,
+) -> None:
+    started = threading.Event()
+    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
+    await asyncio.to_thread(started.wait)
+
+    def add(session: Session) -> Row:
+        row = Row(k="orm", v=1)
+        session.add(row)
+        return row
+
+    def change(value: int) -> Callable[[Session], Row]:
+        def work(session: Session) -> Row:
+            row = session.get(Row, "orm")
+            assert row is not None  # added by the write before, in the same transaction
+            row.v = value
+            return row
+
+        return work
+
+    batch = [db.write(add), db.write(change(2)), db.write(change(3))]
+    _, added, two, three = await asyncio.gather(first, *batch)
+    # As with a session each: the second write's object is not the third's, nor changed by it.
+    assert (added.v, two.v, three.v) == (1, 2, 3)
+    assert await rows(db) == {"first": 1, "orm": 3}
 
 
 async def test_callers_hear_only_after_the_commit(db: Database) -> None:
