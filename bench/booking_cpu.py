@@ -10,9 +10,15 @@ bench/bookings.py measures the whole server; this measures the booking path alon
 enough to see a change of a few per cent. The harness (`tests/harness.py`) is always this
 checkout's: `--against` needs code whose app and sandbox it can still build.
 
+`--instructions` counts instead the instructions the process runs for the timed bookings
+(valgrind's callgrind, counting switched on for them alone): the same count from run to run
+whatever else the machine does, so a change of 1 % shows, and pairs run two at a time. A
+count is not a time (a cache miss costs more than an add), but on this path it follows it.
+
 Run from the repository root, with the code before in a worktree:
     git worktree add /tmp/before <rev>
     .venv/bin/python bench/booking_cpu.py --against /tmp/before/src [--pairs 8] [--bookings 600]
+    .venv/bin/python bench/booking_cpu.py --instructions --against /tmp/before/src --pairs 2
 """
 
 import argparse
@@ -24,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECIALISTS = 20
 CLIENTS = 20
 WARM_UP = 100
+GATE = "BOOKING_CPU_GATE"  # set under --instructions: the child waits for counting to switch
 
 
 async def measure(bookings: int) -> tuple[float, float]:
@@ -72,15 +80,92 @@ async def _measure(bookings: int, folder: Path, harness: Any) -> tuple[float, fl
                 raise SystemExit(f"booking refused: {answer.status_code} {answer.text[:200]}")
 
         await asyncio.gather(*(book(s) for s in slots[:WARM_UP]))
+        await _gate("ready")
         started = time.process_time()
         await asyncio.gather(*(book(s) for s in slots[WARM_UP : WARM_UP + bookings]))
         booking = 1000 * (time.process_time() - started) / bookings
+        await _gate("done")
         started = time.process_time()
         ctx = h.ctx
         sent = (await deliver_outbox(ctx.db, ctx.email, ctx.clock, ctx.cipher)).sent
         if sent < 2 * bookings:
             raise SystemExit(f"the outbox sent {sent} emails for {bookings} bookings")
         return booking, 1000 * (time.process_time() - started) / sent
+
+
+async def _gate(step: str) -> None:
+    """Under `--instructions`: say where the run is, and wait until counting is switched."""
+    if not os.environ.get(GATE):
+        return
+    print(step, flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
+
+
+def count(src: Path, bookings: int) -> float:
+    """Millions of instructions a booking (every thread's), the timed bookings alone."""
+    with tempfile.TemporaryDirectory(prefix="booking-instructions-") as name:
+        out = Path(name) / "callgrind.out"
+        child = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--child",
+                "--bookings",
+                str(bookings),
+            ],
+            env={**os.environ, "PYTHONPATH": str(src), GATE: "1"},
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert child.stdin is not None
+        assert child.stdout is not None
+        for step, switch in (("ready", "on"), ("done", "off")):
+            line = child.stdout.readline().strip()
+            if line != step:
+                child.kill()
+                raise SystemExit(f"the run with {src} said {line!r}, not {step!r}")
+            subprocess.run(
+                ["callgrind_control", "--instr=" + switch, str(child.pid)],
+                check=True,
+                capture_output=True,
+            )
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        child.stdout.read()
+        if child.wait() != 0:
+            raise SystemExit(f"the run with {src} failed under valgrind")
+        totals = [line for line in out.read_text().splitlines() if line.startswith("totals:")]
+        return int(totals[0].split()[1]) / bookings / 1e6
+
+
+def instructions(versions: dict[str, Path], pairs: int, bookings: int) -> None:
+    samples: dict[str, list[float]] = {name: [] for name in versions}
+    for pair in range(1, pairs + 1):
+        with ThreadPoolExecutor(len(versions)) as pool:  # counts do not mind each other
+            found = pool.map(lambda src: count(src, bookings), versions.values())
+            counted = dict(zip(versions, found, strict=True))
+        for name, value in counted.items():
+            samples[name].append(value)
+        row = ", ".join(f"{name} {value:.3f}" for name, value in counted.items())
+        print(f"pair {pair}: {row} M instructions a booking", flush=True)
+    for name, values in samples.items():
+        print(
+            f"{name}: median {statistics.median(values):.3f}, min {min(values):.3f}, "
+            f"max {max(values):.3f} M instructions a booking over {len(values)} runs "
+            f"of {bookings} bookings"
+        )
+    if "against" in samples:
+        ratio = statistics.median(samples["this checkout"]) / statistics.median(
+            samples["against"]
+        )
+        print(f"this checkout ÷ against, instructions a booking: median {ratio:.3f}")
 
 
 def run(src: Path, bookings: int) -> tuple[float, float]:
@@ -106,6 +191,11 @@ def main() -> int:
     parser.add_argument("--against", type=Path, help="the other version's src folder")
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--bookings", type=int, default=600)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind (callgrind) instead of timing the CPU",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -115,6 +205,9 @@ def main() -> int:
     versions = {"this checkout": ROOT / "src"}
     if args.against:
         versions["against"] = args.against.resolve()
+    if args.instructions:
+        instructions(versions, args.pairs, args.bookings)
+        return 0
     parts = ("a booking", "an email")
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in versions}
     order = list(versions.items())
