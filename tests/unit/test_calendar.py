@@ -16,7 +16,7 @@ from specialistly.notifications.calendar import (
     MAILTO_SAFE,
     CalendarEvent,
     Person,
-    _fold_ascii,
+    _fold,
     booking_uid,
     ics,
     invitation,
@@ -286,16 +286,18 @@ def test_the_invitation_is_byte_for_byte_what_icalendar_builds(name: str, cancel
     assert ics(event, now=NOW) == built_by_icalendar(event, NOW)
 
 
-def test_long_ascii_lines_are_folded_exactly_as_icalendar_folds_them() -> None:
+def test_long_lines_are_folded_exactly_as_icalendar_folds_them() -> None:
     # Escapes at every place around the fold (a backslash or RFC 6868's `^` must not end a
-    # folded line), runs of them, and lengths either side of each limit.
+    # folded line), runs of them, characters of two, three and four octets across the fold,
+    # and lengths either side of each limit.
     rng = random.Random(5545)
-    alphabet = "ab ,;:\\^\"n"
     lines = ["x" * n for n in range(70, 230)]
     lines += ["x" * n + "\\n" + "y" * 80 for n in range(68, 78)]
     lines += ["x" * n + "^^" + "y" * 160 for n in range(68, 150)]
-    lines += ["".join(rng.choices(alphabet, k=rng.randrange(75, 400))) for _ in range(2000)]
+    lines += ["x" * n + wide * 40 for n in range(60, 78) for wide in ("é", "–", "😀")]
+    for alphabet in ('ab ,;:\\^"n', "ab\\^é–😀"):
+        lines += ["".join(rng.choices(alphabet, k=rng.randrange(40, 400))) for _ in range(2000)]
     for line in lines:
         folded = Contentline(line).to_ical()
-        assert _fold_ascii(line.encode()) == folded, line
+        assert _fold(line.encode()) == folded, line
         assert Contentline.from_ical(folded.decode()) == line

@@ -161,20 +161,22 @@ def _line(name: str, value: vText | vDDDTypes | vInt | vCalAddress) -> bytes:
     encoded = line.encode()
     if len(encoded) < _FOLD_AT:
         return encoded  # icalendar would go through it character by character to keep it
-    if len(encoded) != len(line):  # not ASCII: octets and characters differ
-        return bytes(line.to_ical())
-    return _fold_ascii(encoded)
+    return _fold(encoded)
 
 
-def _fold_ascii(line: bytes) -> bytes:
-    """icalendar's folding of an ASCII line, in slices rather than character by character:
-    each folded line is 74 octets (the 75th would reach the limit), except that one ending in
-    an escape's first character (a backslash, or `^` of RFC 6868) leaves it to the next line,
-    as icalendar does so no escape is split."""
+def _fold(line: bytes) -> bytes:
+    """icalendar's folding of a UTF-8 line, in slices rather than character by character.
+
+    Each folded line is the most whole characters that stay under 75 octets, except that
+    one ending in an escape's first character (a backslash, or `^` of RFC 6868) leaves it to
+    the next line, as icalendar does so that no escape is split.
+    """
     width = _FOLD_AT - 1
     parts, start = [], 0
     while len(line) - start > width:
         end = start + width
+        while line[end] & 0xC0 == 0x80:  # inside a character: end before it
+            end -= 1
         if line[end - 1] in b"\\^":
             end -= 1
         parts.append(line[start:end])
