@@ -1,11 +1,12 @@
 """A booking's CPU in process, this checkout against another, side by side.
 
-Each measurement is a fresh process: the test harness's app on SQLite with the sandbox in
-process (no HTTP server, no load generator beside it, no outbox job), 20 connected
-specialists, 100 bookings to warm up, then `--bookings` bookings from 20 clients at once; it
-reports the process's CPU seconds (every thread's: the SQLite writer's, and the sandbox's
-meeting creates) per booking. Runs alternate between the two code versions, in the order
-ABBA, so a noisy machine weighs on both alike; medians and minimums compare them.
+Each measurement is a fresh process: the test harness's app on SQLite (or, with
+`--postgres`, a fresh PostgreSQL database) with the sandbox in process (no HTTP server, no
+load generator beside it, no outbox job), 20 connected specialists, 100 bookings to warm up,
+then `--bookings` bookings from 20 clients at once; it reports the process's CPU seconds
+(every thread's: the SQLite writer's, and the sandbox's meeting creates) per booking. Runs
+alternate between the two code versions, in the order ABBA, so a noisy machine weighs on
+both alike; medians and minimums compare them.
 bench/bookings.py measures the whole server; this measures the booking path alone, steadily
 enough to see a change of a few per cent. The harness (`tests/harness.py`) is always this
 checkout's: `--against` needs code whose app and sandbox it can still build.
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECIALISTS = 20
 CLIENTS = 20
 WARM_UP = 100
+POSTGRES = "BOOKING_CPU_POSTGRES"  # set by --postgres: the children's database server
 GATE = "BOOKING_CPU_GATE"  # set under --instructions: the child waits for counting to switch
 
 
@@ -50,14 +53,35 @@ async def measure(bookings: int) -> tuple[float, float]:
 
     configure_logging()  # the log lines, as serve writes them (to /dev/null here)
     with tempfile.TemporaryDirectory(prefix="booking-cpu-") as name:
-        return await _measure(bookings, Path(name), harness)
+        admin = os.environ.get(POSTGRES)
+        if not admin:
+            return await _measure(bookings, Path(name), harness, f"sqlite:///{name}/app.db")
+        async with _fresh_database(admin) as url:
+            return await _measure(bookings, Path(name), harness, url)
 
 
-async def _measure(bookings: int, folder: Path, harness: Any) -> tuple[float, float]:
+@contextlib.asynccontextmanager
+async def _fresh_database(admin_url: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database beside the one `admin_url` names, dropped after."""
+    import asyncpg
+
+    admin = await asyncpg.connect(admin_url)
+    name = f"booking_cpu_{os.getpid()}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def _measure(
+    bookings: int, folder: Path, harness: Any, database_url: str
+) -> tuple[float, float]:
     from specialistly.notifications.outbox import deliver_outbox
 
     async with harness(
-        f"sqlite:///{folder}/app.db",
+        database_url,
         folder,
         sandbox_changes={"meetings_per_user_per_day": 0},
     ) as h:
@@ -162,9 +186,7 @@ def instructions(versions: dict[str, Path], pairs: int, bookings: int) -> None:
             f"of {bookings} bookings"
         )
     if "against" in samples:
-        ratio = statistics.median(samples["this checkout"]) / statistics.median(
-            samples["against"]
-        )
+        ratio = statistics.median(samples["this checkout"]) / statistics.median(samples["against"])
         print(f"this checkout ÷ against, instructions a booking: median {ratio:.3f}")
 
 
@@ -196,8 +218,16 @@ def main() -> int:
         action="store_true",
         help="count instructions under valgrind (callgrind) instead of timing the CPU",
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="book on PostgreSQL: a fresh database per run beside the one URL names "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/test) instead of a SQLite file",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.postgres:
+        os.environ[POSTGRES] = args.postgres  # the children's
     if args.child:
         with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
             print("{:.4f} {:.4f}".format(*asyncio.run(measure(args.bookings))))
