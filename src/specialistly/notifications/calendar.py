@@ -158,7 +158,7 @@ def _line(name: str, value: vText | vDDDTypes | vInt | vCalAddress) -> bytes:
     makes and `to_ical()` folds."""
     params = cast(Parameters, getattr(value, "params", None) or Parameters())
     line = Contentline.from_parts(name, params, value)
-    encoded = line.encode()
+    encoded: bytes = line.encode()
     if len(encoded) < _FOLD_AT:
         return encoded  # icalendar would go through it character by character to keep it
     return _fold(encoded)
