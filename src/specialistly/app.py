@@ -87,13 +87,14 @@ def create_app(
     errors.install(app)
     error_pages.install(app)
     app.state.sandbox = sandbox
+    # Routes are matched in order, each tried in turn: the busiest operation, a booking, first.
+    app.include_router(booking_views.router)
     app.include_router(health.router)
     app.include_router(specialist_views.router)
     app.include_router(connection_views.router)
     app.include_router(notification_views.router)
     app.include_router(slot_views.router)
     app.include_router(scheduling_views.router)
-    app.include_router(booking_views.router)
     app.include_router(webhook_views.router)
     app.include_router(public_pages.router)
     app.include_router(manage_pages.router)
