@@ -5,7 +5,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -149,15 +148,40 @@ GROUP_COMMIT_LIMIT = 32
 
 
 class _Job:
-    """A write function for the writer thread, or (`hold`) a turn the thread waits out."""
+    """A write function for the writer thread, or (`hold`) a turn the thread waits out.
 
-    __slots__ = ("future", "hold", "work")
+    A write's caller waits on `waiter`, a future of its event loop. The thread answers all
+    the callers of a batch with one call into each loop (`_answer`): one wake-up of the loop
+    for the batch, where a `concurrent.futures.Future` per caller (`asyncio.wrap_future`)
+    made one each, with a lock and two callbacks.
+    """
 
-    def __init__(self, work: Callable[[Session], Any] | None, hold: Callable[[], None] | None):
-        self.work, self.hold = work, hold
-        self.future: Future[Any] = Future()
+    __slots__ = ("cancelled", "hold", "loop", "running", "waiter", "work")
+
+    def __init__(
+        self,
+        work: Callable[[Session], Any] | None,
+        hold: Callable[[], None] | None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ):
+        self.work, self.hold, self.loop = work, hold, loop
+        self.waiter: asyncio.Future[Any] | None = loop.create_future() if loop else None
+        self.running = self.cancelled = False
+
+    def start(self) -> bool:
+        """The thread's: run it, unless its caller gave up first."""
+        with _JOB_STATES:
+            self.running = not self.cancelled
+            return self.running
+
+    def cancel(self) -> bool:
+        """The caller's: give up, unless the thread has begun it (it then runs to its end)."""
+        with _JOB_STATES:
+            self.cancelled = not self.running
+            return self.cancelled
 
 
+_JOB_STATES = threading.Lock()
 _END = _Job(None, None)
 # How long closing waits for the writer thread to finish what is queued.
 WRITER_STOP_WAIT = 30.0  # marks the end of the queue inside `_run`
@@ -186,10 +210,11 @@ class _SqliteWriter:
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Callable[[Session], T]) -> "Future[T]":
-        job = _Job(work, None)
+    def submit(self, work: Callable[[Session], T], loop: asyncio.AbstractEventLoop) -> _Job:
+        """Queue `work`; its outcome comes to `job.waiter`, in `loop`."""
+        job = _Job(work, None, loop)
         self._queue.put(job)
-        return job.future
+        return job
 
     def hold(self, wait: Callable[[], None]) -> None:
         """Queue a turn: when it comes, the thread calls `wait` and does nothing else."""
@@ -219,7 +244,7 @@ class _SqliteWriter:
                     after = queued or _END
                     break
                 batch.append(queued)
-            live = [j for j in batch if j.future.set_running_or_notify_cancel()]
+            live = [j for j in batch if j.start()]
             if len(live) == 1:
                 self._alone(live[0])
             elif live:
@@ -235,9 +260,9 @@ class _SqliteWriter:
             with self._sessions() as session, session.begin():
                 result = job.work(session)
         except BaseException as exc:  # the caller gets it, whatever it is
-            job.future.set_exception(exc)
+            _answer([(job, False, exc)])
         else:
-            job.future.set_result(result)
+            _answer([(job, True, result)])
 
     def _together(self, batch: list[_Job]) -> None:
         if self._straight(batch):
@@ -250,14 +275,9 @@ class _SqliteWriter:
                     assert job.work is not None
                     outcomes.append(self._in_savepoint(connection, job.work))
         except BaseException as exc:  # nothing of the batch was committed
-            for job in batch:
-                job.future.set_exception(exc)
+            _answer([(job, False, exc) for job in batch])
             return
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        _answer([(job, ok, value) for job, (ok, value) in zip(batch, outcomes, strict=True)])
 
     def _straight(self, batch: list[_Job]) -> bool:
         """The usual case first: every function of the batch in one transaction, no
@@ -282,8 +302,7 @@ class _SqliteWriter:
                     session.expunge_all()
         except BaseException:  # each caller hears of it from the run with savepoints
             return False
-        for job, result in zip(batch, results, strict=True):
-            job.future.set_result(result)
+        _answer([(job, True, result) for job, result in zip(batch, results, strict=True)])
         return True
 
     def _in_savepoint(
@@ -302,6 +321,33 @@ class _SqliteWriter:
                 return True, result
             session.rollback()  # ROLLBACK TO SAVEPOINT; raises if the transaction is gone
             return False, error
+
+
+def _answer(outcomes: list[tuple[_Job, bool, Any]]) -> None:
+    """From the writer thread: each job's result (True) or error (False) to its caller, with
+    one call into each caller's event loop for them all."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool, Any]]] = {}
+    for outcome in outcomes:
+        assert outcome[0].loop is not None
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, answers)
+        except RuntimeError:  # that loop is closed: no one is left there to answer
+            log.warning("%d SQLite writes finished after their event loop closed", len(answers))
+
+
+def _settle(answers: list[tuple[_Job, bool, Any]]) -> None:
+    """In the callers' event loop: resolve their waiters (a caller cancelled meanwhile has
+    its waiter done already, and the outcome is dropped, as `wrap_future` drops it)."""
+    for job, ok, value in answers:
+        waiter = job.waiter
+        if waiter is None or waiter.done():
+            continue
+        if ok:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(value)
 
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
@@ -370,7 +416,14 @@ class Database:
                     return await session.run_sync(work)
             # The writer thread is the queue: its jobs run back to back, in order, with no
             # trip through the event loop between one and the next.
-            return await asyncio.wrap_future(self._writer_thread.submit(work))
+            job = self._writer_thread.submit(work, asyncio.get_running_loop())
+            assert job.waiter is not None
+            try:
+                result: T = await job.waiter
+            except asyncio.CancelledError:
+                job.cancel()  # not run if the thread has not begun it; else it runs out
+                raise
+            return result
         finally:
             _writing.reset(marker)
 

@@ -195,3 +195,21 @@ async def test_closing_lets_a_transaction_still_waiting_for_its_turn_finish(tmp_
     async with check.reading() as session:
         assert (await session.execute(text("SELECT k FROM t"))).all() == [("late",)]
     await check.dispose()
+
+
+async def test_a_write_given_up_while_queued_never_runs_and_one_begun_still_commits(
+    db: Database,
+) -> None:
+    started = threading.Event()
+    begun = asyncio.ensure_future(db.write(insert("begun", 1, started=started)))
+    await asyncio.to_thread(started.wait)
+    queued = asyncio.ensure_future(db.write(insert("queued", 2)))
+    kept = asyncio.ensure_future(db.write(insert("kept", 3)))
+    await asyncio.sleep(0.05)  # both wait behind the first, which sleeps in the thread
+    begun.cancel()  # its caller gives up after the thread began it
+    queued.cancel()  # this one's before
+    assert await kept == "kept"
+    for given_up in (begun, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await given_up
+    assert await rows(db) == {"begun": 1, "kept": 3}
