@@ -13,7 +13,7 @@ from typing import cast
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from icalendar import Parameters, vCalAddress, vDDDTypes, vInt, vText
+from icalendar import Parameters, vCalAddress, vText
 from icalendar.parser import Contentline
 
 from specialistly.notifications.message import Attachment, header_value
@@ -112,11 +112,11 @@ def _renderings(
         _fixed("METHOD", event.method),
         b"BEGIN:VEVENT",
         _line("SUMMARY", vText(header_value(event.summary, 200))),
-        _line("DTSTART", vDDDTypes(event.start.astimezone(UTC))),
-        _line("DTEND", vDDDTypes(event.end.astimezone(UTC))),
-        _line("DTSTAMP", vDDDTypes(now.astimezone(UTC))),
+        _utc("DTSTART", event.start),
+        _utc("DTEND", event.end),
+        _utc("DTSTAMP", now),
         _line("UID", vText(event.uid)),
-        _line("SEQUENCE", vInt(event.sequence)),
+        b"SEQUENCE:%d" % event.sequence,
         _line(
             "ATTENDEE",
             _address(
@@ -141,6 +141,12 @@ def _renderings(
         yield (b"\r\n".join(lines) + b"\r\n").decode()
 
 
+def _utc(name: str, moment: datetime) -> bytes:
+    """A DATE-TIME line in UTC (RFC 5545 3.3.5, form #2), as `vDDDTypes` writes it; built
+    here because icalendar's value objects were a third of an invitation's CPU."""
+    return b"%s:%s" % (name.encode(), format(moment.astimezone(UTC), "%Y%m%dT%H%M%SZ").encode())
+
+
 @cache
 def _fixed(name: str, text: str) -> bytes:
     """A line of one of a few fixed values (the version, the method, …), made once."""
@@ -153,7 +159,7 @@ def _organizer(specialist: Person) -> bytes:
     return _line("ORGANIZER", _address(specialist))
 
 
-def _line(name: str, value: vText | vDDDTypes | vInt | vCalAddress) -> bytes:
+def _line(name: str, value: vText | vCalAddress) -> bytes:
     """One property's content line, folded: what `Component.content_line(name, value)`
     makes and `to_ical()` folds."""
     params = cast(Parameters, getattr(value, "params", None) or Parameters())
