@@ -56,6 +56,15 @@ def insert(
     return work
 
 
+async def holding_the_thread(db: Database, key: str) -> "asyncio.Future[str]":
+    """A write (of `key`, 1) that the writer thread has begun and sleeps in for 0.3 s: what
+    is queued meanwhile waits, and runs as one batch after it."""
+    started = threading.Event()
+    write = asyncio.ensure_future(db.write(insert(key, 1, started=started)))
+    await asyncio.to_thread(started.wait)
+    return write
+
+
 async def rows(db: Database) -> dict[str, int]:
     async with db.reading() as session:
         found = await session.execute(text("SELECT k, v FROM t"))
@@ -72,9 +81,7 @@ async def test_a_failing_write_rolls_back_alone_and_the_rest_commit_together(
     def counted(_: object) -> None:
         commits.append("commit")
 
-    started = threading.Event()
-    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
-    await asyncio.to_thread(started.wait)
+    first = await holding_the_thread(db, "first")
     # Queued while the first runs: these share one transaction.
     batch = [
         asyncio.ensure_future(db.write(insert("a", 1))),
@@ -101,9 +108,7 @@ async def test_a_batch_that_succeeds_takes_no_savepoints(db: Database) -> None:
     def seen(_c: object, _cur: object, statement: str, *_: object) -> None:
         statements.append(statement)
 
-    started = threading.Event()
-    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
-    await asyncio.to_thread(started.wait)
+    first = await holding_the_thread(db, "first")
     batch = [asyncio.ensure_future(db.write(insert(k, 1))) for k in ("a", "b", "c")]
     assert await asyncio.gather(first, *batch) == ["first", "a", "b", "c"]
     assert await rows(db) == {"first": 1, "a": 1, "b": 1, "c": 1}
@@ -114,9 +119,7 @@ async def test_a_batch_that_succeeds_takes_no_savepoints(db: Database) -> None:
 async def test_each_write_of_a_batch_sees_the_ones_before_and_keeps_its_own_objects(
     db: Database,
 ) -> None:
-    started = threading.Event()
-    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
-    await asyncio.to_thread(started.wait)
+    first = await holding_the_thread(db, "first")
 
     def add(session: Session) -> Row:
         row = Row(k="orm", v=1)
@@ -140,9 +143,7 @@ async def test_each_write_of_a_batch_sees_the_ones_before_and_keeps_its_own_obje
 
 
 async def test_callers_hear_only_after_the_commit(db: Database) -> None:
-    started = threading.Event()
-    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
-    await asyncio.to_thread(started.wait)
+    first = await holding_the_thread(db, "first")
     second = asyncio.ensure_future(db.write(insert("second", 1)))
     seen: list[dict[str, int]] = []
 
@@ -155,9 +156,7 @@ async def test_callers_hear_only_after_the_commit(db: Database) -> None:
 
 
 async def test_a_transaction_queues_behind_a_batch_and_holds_the_writer(db: Database) -> None:
-    started = threading.Event()
-    first = asyncio.ensure_future(db.write(insert("first", 1, started=started)))
-    await asyncio.to_thread(started.wait)
+    first = await holding_the_thread(db, "first")
     queued = asyncio.ensure_future(db.write(insert("queued", 1)))
 
     async def in_transaction() -> None:
@@ -200,9 +199,7 @@ async def test_closing_lets_a_transaction_still_waiting_for_its_turn_finish(tmp_
 async def test_a_write_given_up_while_queued_never_runs_and_one_begun_still_commits(
     db: Database,
 ) -> None:
-    started = threading.Event()
-    begun = asyncio.ensure_future(db.write(insert("begun", 1, started=started)))
-    await asyncio.to_thread(started.wait)
+    begun = await holding_the_thread(db, "begun")
     queued = asyncio.ensure_future(db.write(insert("queued", 2)))
     kept = asyncio.ensure_future(db.write(insert("kept", 3)))
     await asyncio.sleep(0.05)  # both wait behind the first, which sleeps in the thread
