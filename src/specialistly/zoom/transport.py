@@ -98,8 +98,8 @@ async def send(
                 failures.append(exc)
             raise
 
-    # Nearly every call is answered the first time: tenacity (a measured 2 % of a booking's
-    # CPU) is set going only once that attempt has failed in a way worth trying again.
+    # Nearly every call is answered the first time: tenacity (1.7 % of a booking's
+    # instructions) is set going only once that attempt has failed in a way worth retrying.
     try:
         return await attempt()
     except ZoomUnavailable as exc:
