@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
 import httpx
@@ -31,6 +32,22 @@ class RetryPolicy:
     max_retry_after: float = 10.0
     # False hands every 429 to the caller at once (a sweep pauses as a whole instead).
     retry_rate_limits: bool = True
+
+
+class NoCookies(CookieJar):
+    """The Zoom client's cookie jar, which keeps none.
+
+    One client calls Zoom for every specialist (and for the platform's own app): a cookie
+    set on an answer to one of them (a gateway's affinity cookie, say) would go with the
+    next call of any other. Each call carries its own bearer token and nothing else. It also
+    spares httpx's cookie parsing of every answer.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
 
 
 def retry_after(response: httpx.Response) -> float | None:
