@@ -263,7 +263,8 @@ async def rotate_keys(
     batch: int = 100,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Re-encrypt every stored secret under the newest key; answer how many values changed.
+    """Re-encrypt every stored secret under the newest key, in the current format (values an
+    earlier version wrote in Fernet's format too); answer how many values changed.
 
     Each batch commits on its own, so an interrupted run loses nothing and running again
     finishes the job; values under older keys keep reading meanwhile.
@@ -298,7 +299,7 @@ async def _reencrypt(
     for row in rows:
         for column in columns:
             stored = getattr(row, column)
-            if stored and TokenCipher.key_id_of(stored) != cipher.newest_key_id:
+            if stored and not cipher.is_current(stored):
                 setattr(row, column, cipher.encrypt(cipher.decrypt(stored)))
                 changed += 1
     return changed

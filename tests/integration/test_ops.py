@@ -102,6 +102,26 @@ async def test_keys_rotate_interrupted_and_run_again_leaves_everything_under_the
             assert token in {only_newest.decrypt(v) for v in columns}
 
 
+async def test_keys_rotate_rewrites_values_an_earlier_version_wrote_in_fernets_format(
+    h: Harness,
+) -> None:
+    await h.connected("legacy@zoom.example.com")
+    cipher = h.ctx.cipher
+    [(connection_id, stored)] = await h.raw("SELECT id, refresh_token FROM zoom_connections")
+    plaintext = cipher.decrypt(stored)
+    key = h.settings.encryption_keys[0]
+    legacy = f"{cipher.newest_key_id}:{Fernet(key.encode()).encrypt(plaintext.encode()).decode()}"
+    await h.raw_write(
+        "UPDATE zoom_connections SET refresh_token = :v WHERE id = :id", v=legacy, id=connection_id
+    )
+    assert not cipher.is_current(legacy)
+    assert await rotate_keys(h.ctx.db, cipher) == 1  # the same key: only the format changes
+    [(rewritten,)] = await h.raw("SELECT refresh_token FROM zoom_connections")
+    assert cipher.is_current(rewritten)
+    assert cipher.decrypt(rewritten) == plaintext
+    assert await rotate_keys(h.ctx.db, cipher) == 0
+
+
 async def _stored(h: Harness) -> list[str]:
     rows = await h.raw(
         "SELECT access_token FROM zoom_connections UNION ALL SELECT refresh_token FROM "

@@ -1,4 +1,7 @@
-"""TokenCipher: values read again are decrypted once, and nothing remembered weakens a check."""
+"""TokenCipher: AES-GCM values, older Fernet values still read; values read again are
+decrypted once, and nothing remembered weakens a check."""
+
+import base64
 
 import pytest
 from cryptography.fernet import Fernet
@@ -12,17 +15,55 @@ def cipher(*keys: str) -> TokenCipher:
 
 
 def counting(c: TokenCipher) -> list[int]:
-    """Count the Fernet decryptions `c` makes from here on."""
+    """Count the decryptions `c` makes from here on (in either format)."""
     calls = [0]
-    for fernet in list(c._fernets.values()):
-        original = fernet.decrypt
+    original = c._open
 
-        def decrypt(token: bytes, _original=original) -> bytes:  # type: ignore[no-untyped-def]
-            calls[0] += 1
-            return _original(token)
+    def _open(*args):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        return original(*args)
 
-        fernet.decrypt = decrypt  # type: ignore[method-assign]
+    c._open = _open  # type: ignore[method-assign]
     return calls
+
+
+def test_values_are_written_with_aes_gcm_under_the_newest_key_and_read_back() -> None:
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    c = cipher(new, old)
+    stored = c.encrypt("zoom-access-token ✓")
+    kid, _, token = stored.partition(":")
+    assert kid == c.newest_key_id == security.key_id(new)
+    assert base64.urlsafe_b64decode(token)[0] == 0x81
+    assert "zoom-access-token" not in stored
+    assert c.encrypt("same") != c.encrypt("same")  # a fresh nonce each time
+    assert cipher(new).decrypt(stored) == "zoom-access-token ✓"
+    assert c.is_current(stored)
+    assert not cipher(old, new).is_current(stored)  # another key is newest there
+
+
+def test_values_written_in_fernets_format_before_still_read() -> None:
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    legacy = [
+        f"{security.key_id(key)}:{Fernet(key.encode()).encrypt(b'refresh-token').decode()}"
+        for key in (new, old)
+    ]
+    c = cipher(new, old)
+    assert [c.decrypt(value) for value in legacy] == ["refresh-token"] * 2
+    assert c.decrypt(legacy[1], remember=True) == "refresh-token"
+    kid, _, token = legacy[0].partition(":")
+    with pytest.raises(TokenDecryptionError):
+        c.decrypt(f"{kid}:{token[:-4]}AAA=")  # its MAC no longer matches
+
+
+def test_a_value_relabelled_with_another_keys_id_or_garbled_is_refused() -> None:
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    c = cipher(first, second)
+    _, _, token = c.encrypt("token").partition(":")
+    with pytest.raises(TokenDecryptionError):
+        c.decrypt(f"{security.key_id(second)}:{token}")
+    for garbage in ("", "not base64!", "gQ==", base64.urlsafe_b64encode(b"\x81" * 20).decode()):
+        with pytest.raises(TokenDecryptionError, match="does not decrypt"):
+            c.decrypt(f"{c.newest_key_id}:{garbage}")
 
 
 def test_a_value_read_again_is_decrypted_once_when_asked_to_be_remembered() -> None:
