@@ -85,10 +85,10 @@ class TokenCipher:
 
     A value is `<key id>:<base64url>`: AES-256-GCM under a key derived from the configured
     Fernet key, a random 96-bit nonce, the key id bound as associated data. Values written
-    before (Fernet's format: AES-128-CBC with HMAC-SHA256) still read; `rotate-keys` rewrites
-    them. AES-GCM because a booking seals six values (its manage token, the host's start
-    link, two emails' bodies and invitations) and Fernet's construction cost 4 % of a
-    booking's instructions, GCM a quarter of that.
+    before (Fernet's format: AES-128-CBC with HMAC-SHA256) still read; `specialistly keys
+    rotate` rewrites them. AES-GCM because a booking seals six values (its manage token, the
+    host's start link, two emails' bodies and invitations), and Fernet's construction cost
+    4.5 % of a booking's instructions (bench/README.md, round 12).
 
     Two values are read again and again: a connection's access token, for every booking of
     its hour, and a booking's manage token, for the answer and the emails moments after it
