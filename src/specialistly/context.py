@@ -22,7 +22,7 @@ from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
 from specialistly.zoom.api import ZoomApi, ZoomMeetings
 from specialistly.zoom.oauth import AppCredentials, ZoomOAuth, ZoomServerToServer
-from specialistly.zoom.transport import NoCookies, RetryPolicy
+from specialistly.zoom.transport import RetryPolicy, ZoomHttpClient
 
 # Connections to Zoom per process, all kept alive between calls, but for less time than
 # servers commonly keep an idle one (uvicorn 5 s): a request sent on a connection the server
@@ -70,10 +70,9 @@ def build_context(
     clock = clock or SystemClock()
     retry = retry or RetryPolicy()
     db = db or Database(settings.async_database_url)
-    zoom_http = httpx.AsyncClient(
+    zoom_http = ZoomHttpClient(  # shared by every specialist's calls: keeps no cookies
         transport=zoom_transport,
         timeout=httpx.Timeout(settings.zoom_http_timeout_seconds),
-        cookies=NoCookies(),  # shared by every specialist's calls: nothing kept between them
         # Keep every connection a busy moment opened: httpx keeps 20 by default, so at 50
         # bookings at once most calls to Zoom would open (and TLS-handshake) a new one.
         limits=httpx.Limits(
