@@ -31,6 +31,7 @@ from sqlalchemy.types import TypeDecorator
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+NAIVE_REFUSED = "naive datetimes are not stored: give them a time zone"
 
 
 class Base(DeclarativeBase):
@@ -47,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored: give them a time zone")
+            raise ValueError(NAIVE_REFUSED)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -70,7 +71,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             if value is None:
                 return None
             if value.tzinfo is None:
-                raise ValueError("naive datetimes are not stored: give them a time zone")
+                raise ValueError(NAIVE_REFUSED)
             return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process

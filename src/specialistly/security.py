@@ -88,7 +88,7 @@ class TokenCipher:
     before (Fernet's format: AES-128-CBC with HMAC-SHA256) still read; `specialistly keys
     rotate` rewrites them. AES-GCM because a booking seals six values (its manage token, the
     host's start link, two emails' bodies and invitations), and Fernet's construction cost
-    4.5 % of a booking's instructions (bench/README.md, round 12).
+    about 5 % of a booking's instructions (bench/README.md, round 12: −4.9 %).
 
     Two values are read again and again: a connection's access token, for every booking of
     its hour, and a booking's manage token, for the answer and the emails moments after it
