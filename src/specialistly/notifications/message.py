@@ -55,6 +55,16 @@ def decode_attachments(raw: str) -> tuple[Attachment, ...]:
 
 def header_value(text: str, limit: int = SUBJECT_LIMIT) -> str:
     """Return `text` as one header-safe line: no CR, LF or control characters, at most `limit`."""
+    # Printable ASCII (most names and subjects): nothing to drop, and the space is its only
+    # white space; the character-by-character look is for everything else.
+    plain = text.isascii() and text.isprintable()
+    line = " ".join(text.split()) if plain else _one_line(text)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _one_line(text: str) -> str:
+    """Any text as one line: white space and line breaks become single spaces, control and
+    other invisible characters (but those text needs) are dropped."""
     kept: list[str] = []
     for char in text:
         category = unicodedata.category(char)
@@ -64,8 +74,7 @@ def header_value(text: str, limit: int = SUBJECT_LIMIT) -> str:
             continue
         else:
             kept.append(char)
-    line = " ".join("".join(kept).split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return " ".join("".join(kept).split())
 
 
 @dataclass(frozen=True)
