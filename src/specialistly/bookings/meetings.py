@@ -27,7 +27,7 @@ from specialistly.connections.flows import Connections, ZoomAccess
 from specialistly.connections.models import ConnectionStatus, ZoomConnection
 from specialistly.connections.platform import PlatformZoom
 from specialistly.connections.retired import NoRetiredGrant, RetiredGrants
-from specialistly.db import Database
+from specialistly.db import Database, detached
 from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Specialist
@@ -74,14 +74,17 @@ def _connection_of(row: Any) -> ZoomConnection | None:
     """A detached copy of what `Connections` needs of the connection, from `_HOST`'s row."""
     if row.status is None:
         return None
-    return ZoomConnection(
-        status=row.status,
-        zoom_user_id=row.zoom_user_id,
-        access_token=row.access_token,
-        refresh_token=row.refresh_token,
-        access_token_expires_at=row.access_token_expires_at,
-        api_url=row.api_url,
-        last_error=row.last_error,
+    return detached(
+        ZoomConnection,
+        {
+            "status": row.status,
+            "zoom_user_id": row.zoom_user_id,
+            "access_token": row.access_token,
+            "refresh_token": row.refresh_token,
+            "access_token_expires_at": row.access_token_expires_at,
+            "api_url": row.api_url,
+            "last_error": row.last_error,
+        },
     )
 
 
@@ -105,15 +108,18 @@ _UPDATE_BOOKING = Prepared(_bookings.update().where(_bookings.c.id == bindparam(
 
 def _booking_of(row: Any) -> Booking:
     """A detached booking from a row of `_BOOKING_AND_SPECIALIST` (written back by Core)."""
-    return Booking(**{key: getattr(row, key) for key in _BOOKING_KEYS})
+    return detached(Booking, {key: getattr(row, key) for key in _BOOKING_KEYS})
 
 
 def _specialist_of(row: Any) -> Specialist:
-    return Specialist(
-        id=row.specialist_id,
-        name=row.specialist_name,
-        email=row.specialist_email,
-        timezone=row.specialist_timezone,
+    return detached(
+        Specialist,
+        {
+            "id": row.specialist_id,
+            "name": row.specialist_name,
+            "email": row.specialist_email,
+            "timezone": row.specialist_timezone,
+        },
     )
 
 
