@@ -394,17 +394,17 @@ async def test_a_booking_and_its_meeting_take_two_write_transactions(h: Harness)
     slot = await h.add_slot(browser)
     writes: list[str] = []
 
-    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("BEGIN IMMEDIATE"):
-            writes.append(statement)
+    def count(conn: Any) -> None:  # each transaction's BEGIN, IMMEDIATE for a write
+        if conn.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+            writes.append("BEGIN IMMEDIATE")
 
     for engine in h.ctx.db.engines:
-        event.listen(engine, "before_cursor_execute", count)
+        event.listen(engine, "begin", count)
     try:
         answer = await h.book(slot)
     finally:
         for engine in h.ctx.db.engines:
-            event.remove(engine, "before_cursor_execute", count)
+            event.remove(engine, "begin", count)
     assert answer.status_code == 201, answer.text
     assert answer.json()["meeting"]["status"] == "created"
     assert len(writes) == 2

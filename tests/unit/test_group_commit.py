@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from specialistly.db import Database
+from specialistly.db import Database, connection_of
 
 
 class Refused(Exception):
@@ -210,3 +210,41 @@ async def test_a_write_given_up_while_queued_never_runs_and_one_begun_still_comm
         with pytest.raises(asyncio.CancelledError):
             await given_up
     assert await rows(db) == {"begun": 1, "kept": 3}
+
+
+def insert_on_connection(key: str, *, fail: bool = False) -> Callable[[Session], str]:
+    """As `insert`, on `connection_of(session)`: the hot path's Core statements' way."""
+
+    def work(session: Session) -> str:
+        connection_of(session).execute(text("INSERT INTO t VALUES (:k, 1)"), {"k": key})
+        if fail:
+            raise Refused(key)
+        return key
+
+    return work
+
+
+async def test_a_failing_write_on_the_handed_connection_rolls_back_alone(db: Database) -> None:
+    """`connection_of` gives each function of a batch run with savepoints the connection
+    inside its own SAVEPOINT: what the failing one wrote there goes with it."""
+    first = await holding_the_thread(db, "first")
+    batch = [
+        asyncio.ensure_future(db.write(insert_on_connection("a"))),
+        asyncio.ensure_future(db.write(insert_on_connection("bad", fail=True))),
+        asyncio.ensure_future(db.write(insert_on_connection("b"))),
+    ]
+    answers = await asyncio.gather(first, *batch, return_exceptions=True)
+    assert answers[:2] == ["first", "a"]
+    assert isinstance(answers[2], Refused)
+    assert answers[3] == "b"
+    assert await rows(db) == {"first": 1, "a": 1, "b": 1}
+
+
+async def test_a_refused_begin_is_raised_as_sqlalchemy_raises_it(db: Database) -> None:
+    """BEGIN runs on the driver's cursor: its error still comes as SQLAlchemy's own."""
+    engine = db.engines[-1]
+    with (
+        pytest.raises(OperationalError, match="syntax error"),
+        engine.connect() as connection,
+    ):
+        connection.execution_options(sqlite_begin="NOT A MODE").begin()

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from specialistly.bookings.errors import SlotTaken
 from specialistly.bookings.models import Booking, BookingStatus
+from specialistly.db import connection_of
 from specialistly.statements import Prepared
 
 # The advisory-lock namespace of "booking a specialist" on PostgreSQL.
@@ -47,7 +48,7 @@ def refuse_overlap(
     if besides is not None:
         params["besides"] = besides
     query = _OVERLAP if besides is None else _OVERLAP_BESIDES
-    if query.first(session.connection(), params) is not None:
+    if query.first(connection_of(session), params) is not None:
         raise SlotTaken("that time overlaps another booking")
 
 

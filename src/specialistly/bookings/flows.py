@@ -38,7 +38,7 @@ from specialistly.bookings.models import (
 from specialistly.bookings.reminders import cancel_reminders, insert_reminders
 from specialistly.bookings.rescheduling import Rescheduler, may_change
 from specialistly.clock import Clock
-from specialistly.db import Database
+from specialistly.db import Database, connection_of
 from specialistly.notifications.service import Notifier
 from specialistly.scheduling import service as scheduling
 from specialistly.scheduling.models import EventType
@@ -212,7 +212,7 @@ class Bookings:
         # and then sees it, or this waits for the deletion and sees the slot deleted.
         # Bookings of one slot do not block each other here; the unique index decides.
         # Core statements, not ORM objects, on this hot path (the writer's time is the limit).
-        slot = _SLOT.first(session.connection(), {"id": slot_id})
+        slot = _SLOT.first(connection_of(session), {"id": slot_id})
         if slot is None or slot.deleted_at is not None:
             raise SlotNotFound(f"no slot {slot_id}")
         if specialist_id is not None and slot.specialist_id != specialist_id:
@@ -244,7 +244,7 @@ class Bookings:
         if key and (replay := _replayed(session, key, digest)) is not None:
             return replay, None
         # FOR SHARE: a change or deletion of the event type (FOR UPDATE) waits for this.
-        current = _EVENT_TYPE.first(session.connection(), {"id": kind.id})
+        current = _EVENT_TYPE.first(connection_of(session), {"id": kind.id})
         if current is None or current.deleted_at is not None or not current.active:
             raise EventTypeNotFound(kind.id)
         end = start + timedelta(minutes=current.duration_minutes)
@@ -319,7 +319,7 @@ class Bookings:
         Answers the new booking's id (the request reads it back with its meeting).
         """
         now = self.clock.now()
-        conn = session.connection()
+        conn = connection_of(session)
         claimed = self.maker.claim_new(session, booking)
         # The customer reads times in the specialist's zone unless they chose one.
         booking["customer_timezone"] = customer.timezone or claimed.timezone

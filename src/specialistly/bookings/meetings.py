@@ -27,7 +27,7 @@ from specialistly.connections.flows import Connections, ZoomAccess
 from specialistly.connections.models import ConnectionStatus, ZoomConnection
 from specialistly.connections.platform import PlatformZoom
 from specialistly.connections.retired import NoRetiredGrant, RetiredGrants
-from specialistly.db import Database, detached
+from specialistly.db import Database, connection_of, detached
 from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Specialist
@@ -131,7 +131,7 @@ def _update_changed(session: Session, booking: Booking, before: dict[str, Any]) 
     """Write back what changed on a detached booking since `before`."""
     changed = {key: value for key, value in _columns_of(booking).items() if value != before[key]}
     if changed:
-        _UPDATE_BOOKING.execute(session.connection(), {**changed, "booking_id": booking.id})
+        _UPDATE_BOOKING.execute(connection_of(session), {**changed, "booking_id": booking.id})
 
 
 @dataclass
@@ -182,7 +182,7 @@ class MeetingMaker:
         now = self.clock.now()
         booking["meeting_claimed_until"] = now + service.CLAIM_FOR
         booking["meeting_attempts"] = 1
-        row = _HOST.first(session.connection(), {"id": booking["specialist_id"]})
+        row = _HOST.first(connection_of(session), {"id": booking["specialist_id"]})
         connection = _connection_of(row) if row is not None else None
         marked = connection is not None and connection.status == ConnectionStatus.CONNECTED
         if marked and connection is not None:
@@ -375,7 +375,7 @@ class MeetingMaker:
     ) -> tuple[Booking, str]:
         # Core statements, not the ORM: one read of the booking (locked) with its specialist,
         # one UPDATE of what changed, one INSERT of the emails.
-        conn = session.connection()
+        conn = connection_of(session)
         row = _BOOKING_AND_SPECIALIST.first(conn, {"id": booking_id})
         assert row is not None
         booking, specialist = _booking_of(row), _specialist_of(row)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from specialistly.bookings.emails import customer_zone, when
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider
 from specialistly.clock import Clock
-from specialistly.db import Base, Database, UTCDateTime
+from specialistly.db import Base, Database, UTCDateTime, connection_of
 from specialistly.notifications.service import Email, Notifier
 from specialistly.security import TokenCipher
 from specialistly.specialists.models import Specialist
@@ -114,7 +114,7 @@ def _insert(session: Session, booking_id: int, start_time: datetime, planned: li
         return
     # One Core executemany rather than ORM objects: this runs in every booking's write.
     _REMINDERS_INSERT.execute(
-        session.connection(),
+        connection_of(session),
         [
             {
                 "booking_id": booking_id,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from specialistly import observability
 from specialistly.clock import Clock
-from specialistly.db import Database
+from specialistly.db import Database, connection_of
 from specialistly.notifications.email import EmailSender
 from specialistly.notifications.message import OutgoingEmail, decode_attachments
 from specialistly.notifications.models import OutboxEmail, OutboxStatus
@@ -179,12 +179,12 @@ def _claimed(email_id: int, now: datetime, session: Session) -> Any | None:
     """The email, now this process's until the lease ends, if it is still pending and due;
     with what is sent (address, subject, body, attachments). One statement."""
     return _CLAIM.first(
-        session.connection(), {"email_id": email_id, "now": now, "lease_end": now + LEASE}
+        connection_of(session), {"email_id": email_id, "now": now, "lease_end": now + LEASE}
     )
 
 
 def _record_sent(email_id: int, now: datetime, session: Session) -> None:
-    _SENT.execute(session.connection(), {"email_id": email_id, "now": now})
+    _SENT.execute(connection_of(session), {"email_id": email_id, "now": now})
 
 
 # Core statements, not the ORM: the ORM's work around a one-row UPDATE (and a get by id) was

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from specialistly.clock import Clock
+from specialistly.db import connection_of
 from specialistly.notifications.message import Attachment, encode_attachments, header_value
 from specialistly.notifications.models import Notification, OutboxEmail, OutboxStatus
 from specialistly.security import TokenCipher
@@ -71,7 +72,7 @@ class Notifier:
         now = self.clock.now()
         rows = [self._outbox_row(email, now) for email in emails]
         if rows:
-            _OUTBOX_INSERT.execute(session.connection(), rows)
+            _OUTBOX_INSERT.execute(connection_of(session), rows)
 
     def _outbox_row(self, email: Email, now: datetime) -> dict[str, Any]:
         return {
