@@ -7,7 +7,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from icalendar import Calendar, Event, vCalAddress
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from icalendar import Calendar, Event, vCalAddress, vText
 from icalendar.parser import Contentline
 
 from specialistly.bookings.invites import invitations
@@ -16,8 +18,10 @@ from specialistly.notifications.calendar import (
     MAILTO_SAFE,
     CalendarEvent,
     Person,
+    _attendee,
     _fold,
     booking_uid,
+    escape_text,
     ics,
     invitation,
 )
@@ -302,3 +306,21 @@ def test_long_lines_are_folded_exactly_as_icalendar_folds_them() -> None:
         folded = Contentline(line).to_ical()
         assert _fold(line.encode()) == folded, line
         assert Contentline.from_ical(folded.decode()) == line
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from('ab\\;,:"^\r\nNé😀 ')) | st.text())
+def test_text_is_escaped_exactly_as_icalendar_escapes_it(value: str) -> None:
+    assert escape_text(value) == vText(value).to_ical().decode()
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(), st.text(alphabet=st.sampled_from("ab@.+ ;:,'\"^\r\né")))
+def test_the_attendee_line_is_exactly_what_icalendar_writes(name: str, email: str) -> None:
+    person = Person(name, email)
+    address = vCalAddress("mailto:" + quote(email.strip(), safe=MAILTO_SAFE))
+    address.params["CN"] = header_value(name, 200)
+    for key, value in (("ROLE", "REQ-PARTICIPANT"), ("PARTSTAT", "ACCEPTED"), ("RSVP", "FALSE")):
+        address.params[key] = value
+    line = Contentline.from_parts("ATTENDEE", address.params, address)
+    assert _attendee(person) == line.to_ical()
