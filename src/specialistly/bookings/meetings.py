@@ -103,12 +103,18 @@ _BOOKING_AND_SPECIALIST = Prepared(
     .where(_bookings.c.id == bindparam("id"))
     .with_for_update(of=_bookings)
 )
+# `_booking_of` reads the booking's columns by position.
+assert tuple(_BOOKING_AND_SPECIALIST.statement.exported_columns.keys())[: len(_BOOKING_KEYS)] == (
+    _BOOKING_KEYS
+)
 _UPDATE_BOOKING = Prepared(_bookings.update().where(_bookings.c.id == bindparam("booking_id")))
 
 
-def _booking_of(row: Any) -> Booking:
-    """A detached booking from a row of `_BOOKING_AND_SPECIALIST` (written back by Core)."""
-    return detached(Booking, {key: getattr(row, key) for key in _BOOKING_KEYS})
+def _booking_of(row: Any) -> tuple[Booking, dict[str, Any]]:
+    """A detached booking from a row of `_BOOKING_AND_SPECIALIST` (written back by Core),
+    and its values as read, for `_update_changed`. The booking's columns come first."""
+    values = dict(zip(_BOOKING_KEYS, row, strict=False))
+    return detached(Booking, values), values
 
 
 def _specialist_of(row: Any) -> Specialist:
@@ -123,13 +129,14 @@ def _specialist_of(row: Any) -> Specialist:
     )
 
 
-def _columns_of(booking: Booking) -> dict[str, Any]:
-    return {key: getattr(booking, key) for key in _BOOKING_KEYS}
-
-
 def _update_changed(session: Session, booking: Booking, before: dict[str, Any]) -> None:
-    """Write back what changed on a detached booking since `before`."""
-    changed = {key: value for key, value in _columns_of(booking).items() if value != before[key]}
+    """Write back what changed on a detached booking since `before`.
+
+    Its values are read from its `__dict__`, where the ORM keeps a loaded column's value
+    (see `detached`): a booking in no session is never expired.
+    """
+    now = vars(booking)
+    changed = {key: now[key] for key in _BOOKING_KEYS if now[key] != before[key]}
     if changed:
         _UPDATE_BOOKING.execute(connection_of(session), {**changed, "booking_id": booking.id})
 
@@ -378,10 +385,9 @@ class MeetingMaker:
         conn = connection_of(session)
         row = _BOOKING_AND_SPECIALIST.first(conn, {"id": booking_id})
         assert row is not None
-        booking, specialist = _booking_of(row), _specialist_of(row)
+        (booking, before), specialist = _booking_of(row), _specialist_of(row)
         if booking.meeting_status == MeetingStatus.CREATED:
             return booking, "already" if booking.zoom_meeting_id == meeting.id else "duplicate"
-        before = _columns_of(booking)
         self._record(booking, provider, meeting)
         if booking.status == BookingStatus.CANCELLED:
             booking.meeting_delete_pending = True  # cancelled while we were creating
