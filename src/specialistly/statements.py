@@ -40,27 +40,33 @@ class _Plan:
     names: tuple[str, ...]
     processors: tuple[_Processor, ...]
     fixed: Mapping[str, Any]
-    row: Callable[..., Any] | None
-    results: tuple[_Processor, ...]
+    row: Any  # the rows' namedtuple class (None for a statement that returns none)
+    # The result columns that convert (a datetime's zone, an enum), by position: on SQLite
+    # most (text, integers) do not, and a booking's row has 37 columns.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     def arguments(self, params: Params) -> list[Any]:
-        values = []
-        for name, process in zip(self.names, self.processors, strict=True):
-            value = params[name] if name in params else self.fixed[name]
-            try:
-                values.append(value if process is None else process(value))
-            except Exception as error:  # a value its column refuses, as SQLAlchemy says it
-                raise exc.StatementError(
-                    f"({type(error).__module__}.{type(error).__name__}) {error}",
-                    self.sql,
-                    None,
-                    error,
-                ) from error
-        return values
+        if self.fixed:
+            params = {**self.fixed, **params}
+        try:
+            return [
+                params[name] if process is None else process(params[name])
+                for name, process in zip(self.names, self.processors, strict=True)
+            ]
+        except Exception as error:  # a value its column refuses, as SQLAlchemy says it
+            raise exc.StatementError(
+                f"({type(error).__module__}.{type(error).__name__}) {error}",
+                self.sql,
+                None,
+                error,
+            ) from error
 
     def load(self, raw: Sequence[Any]) -> Any:
         assert self.row is not None
-        return self.row(*(v if p is None else p(v) for v, p in zip(raw, self.results, strict=True)))
+        values = list(raw)
+        for index, process in self.results:
+            values[index] = process(values[index])
+        return self.row._make(values)
 
 
 class Prepared:
@@ -151,15 +157,16 @@ class Prepared:
                 return None  # values worked out at each execution
             if name not in params and bind.required:
                 return None  # a value missing: SQLAlchemy raises, naming it
-        row: Callable[..., Any] | None = None
-        results: tuple[_Processor, ...] = ()
+        row: Any = None
+        results: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
         if isinstance(self.statement, Select) or self.statement._returning:
             columns = self.statement.exported_columns
             row = _row_type(list(map(str, columns.keys())))
-            results = tuple(
+            processors = (
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in columns
             )
+            results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         return _Plan(
             sql=compiled.string,
             names=names,
@@ -186,7 +193,7 @@ def _integer_key(statement: Select[Any] | Insert | Update) -> bool:
     return len(key) == 1 and isinstance(key[0].type, Integer)
 
 
-def _row_type(keys: list[str]) -> Callable[..., Any]:
+def _row_type(keys: list[str]) -> Any:
     """Rows with their columns as attributes and `_asdict()`, as SQLAlchemy's have."""
     return namedtuple("Row", keys)
 
