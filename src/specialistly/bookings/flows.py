@@ -193,9 +193,11 @@ class Bookings:
             assert isinstance(booking, Booking)
             return booking, False  # a replay of the same request
         booking_id = claimed.id
-        log.info("Booking %s confirmed", booking_id)
         made = await self.maker.ensure(booking_id, rounds=IN_REQUEST_ROUNDS, claimed=claimed)
-        return made or await self.get(booking_id), True
+        if made is not None:
+            return made, True  # logged once, as "Meeting created for booking …"
+        log.info("Booking %s confirmed; its meeting is not made yet", booking_id)
+        return await self.get(booking_id), True
 
     def _insert(
         self,
