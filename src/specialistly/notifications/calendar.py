@@ -182,9 +182,9 @@ def _text(name: str, value: str) -> bytes:
 def escape_text(value: str) -> str:
     """A TEXT value escaped (RFC 5545 3.3.11) exactly as `vText(value).to_ical()` escapes it:
     backslash, semicolon and comma escaped, every line break (`\\N`, CRLF, LF or a lone CR)
-    written `\\n`. Five per invitation: building each `vText` (a str subclass with its own
-    parameters) cost three times the escaping (tests/unit/test_calendar.py holds the two
-    equal)."""
+    written `\\n`. A booking's two invitations escape five values: building a `vText` for
+    each (a str subclass with its own parameters) cost three times the escaping
+    (tests/unit/test_calendar.py holds the two equal)."""
     return (
         value.replace("\\N", "\n")
         .replace("\\", "\\\\")
