@@ -13,9 +13,12 @@ statements: count or fault them at the driver, or through a statement that is no
 Whatever this path cannot do as SQLAlchemy would (a Python-side default, a value missing,
 values worked out per execution) is left to `Connection.execute`.
 
-Only on the writer thread's own SQLite connection (the pysqlite driver). Anywhere else it is
-`Connection.execute`: PostgreSQL (asyncpg, one round trip per statement, where this overhead
-is small beside the wire) and the async sessions on aiosqlite.
+On the writer thread's own SQLite connection (the pysqlite driver), and on PostgreSQL's
+(asyncpg, through SQLAlchemy's own DBAPI adapter of it, which begins the transaction, keeps
+asyncpg's prepared statements and translates its errors: SQLAlchemy's execution around that
+was a fifth of a PostgreSQL booking's CPU, bench/README.md, round 16). There, an INSERT's new
+key comes back through RETURNING. Anywhere else (the async sessions on aiosqlite) it is
+`Connection.execute`.
 """
 
 from collections import namedtuple
@@ -69,12 +72,18 @@ class _Plan:
         return self.row._make(values)
 
 
+# The drivers whose DBAPI cursor this runs statements on.
+_DRIVERS = frozenset({"pysqlite", "asyncpg"})
+
+
 class Prepared:
-    """One Core statement (SELECT, INSERT or UPDATE) run the short way on SQLite."""
+    """One Core statement (SELECT, INSERT or UPDATE) run the short way on SQLite and
+    PostgreSQL."""
 
     def __init__(self, statement: Select[Any] | Insert | Update) -> None:
         self.statement = statement
-        self._plans: dict[frozenset[str], _Plan | None] = {}
+        self._plans: dict[tuple[str, frozenset[str]], _Plan | None] = {}
+        self._with_key: Prepared | None = None  # the INSERT … RETURNING its key (PostgreSQL)
 
     def first(self, conn: Connection, params: Params) -> Any | None:
         """The first row of a SELECT, or of an UPDATE's RETURNING (columns as attributes, and
@@ -94,11 +103,19 @@ class Prepared:
     def insert(self, conn: Connection, params: Params) -> int:
         """Insert one row; answer its new integer primary key."""
         plan = self._plan(conn, params)
-        if plan is None or not _integer_key(self.statement):
+        key = _integer_key(self.statement)
+        if plan is None or key is None:
             inserted = conn.execute(self.statement, params).inserted_primary_key
             assert inserted is not None
             return int(inserted[0])
-        return int(self._run(conn, plan, params).lastrowid)
+        if conn.dialect.driver == "pysqlite":
+            return int(self._run(conn, plan, params).lastrowid)
+        if self._with_key is None:
+            assert isinstance(self.statement, Insert)
+            self._with_key = Prepared(self.statement.returning(key))
+        row = self._with_key.first(conn, params)
+        assert row is not None
+        return int(row[0])
 
     def execute(self, conn: Connection, params: Params | Sequence[Params]) -> None:
         """Run an INSERT or UPDATE for one set of parameters, or for each of a list."""
@@ -118,23 +135,27 @@ class Prepared:
             conn.execute(self.statement, many)  # SQLAlchemy says what is missing
             return
         arguments = [plan.arguments(row) for row in many]
+        cursor = _cursor(conn)
         try:
-            _driver(conn).executemany(plan.sql, arguments)
+            cursor.executemany(plan.sql, arguments)  # asyncpg: one round trip for them all
         except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, plan.sql, arguments, error, many=True) from error
+            raise _wrapped(conn, cursor, plan.sql, arguments, error, many=True) from error
 
     def _run(self, conn: Connection, plan: _Plan, params: Params) -> Any:
+        """Execute on the DBAPI cursor and answer that cursor, to fetch its rows from."""
         arguments = plan.arguments(params)
+        cursor = _cursor(conn)
         try:
-            return _driver(conn).execute(plan.sql, arguments)
+            cursor.execute(plan.sql, arguments)
         except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, plan.sql, arguments, error, many=False) from error
+            raise _wrapped(conn, cursor, plan.sql, arguments, error, many=False) from error
+        return cursor
 
     def _plan(self, conn: Connection, params: Params) -> _Plan | None:
         dialect = conn.dialect
-        if dialect.driver != "pysqlite" or not dialect.positional:  # not aiosqlite's either
+        if dialect.driver not in _DRIVERS or not dialect.positional:  # not aiosqlite
             return None  # nothing to build or keep for SQLAlchemy's own path
-        key = frozenset(params)
+        key = (dialect.driver, frozenset(params))
         try:
             plan = self._plans[key]
         except KeyError:
@@ -180,17 +201,17 @@ class Prepared:
         )
 
 
-def _driver(conn: Connection) -> Any:
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return driver
+def _cursor(conn: Connection) -> Any:
+    """A DBAPI cursor of the connection: sqlite3's own, or SQLAlchemy's adapter of asyncpg
+    (inside `run_sync`, as the rest of the write path)."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
-def _integer_key(statement: Select[Any] | Insert | Update) -> bool:
-    """Whether the table's primary key is SQLite's rowid (one INTEGER column)."""
+def _integer_key(statement: Select[Any] | Insert | Update) -> Any | None:
+    """The table's primary key column when it is one INTEGER (SQLite's rowid), else None."""
     assert isinstance(statement, Insert)
     key = list(statement.table.primary_key)
-    return len(key) == 1 and isinstance(key[0].type, Integer)
+    return key[0] if len(key) == 1 and isinstance(key[0].type, Integer) else None
 
 
 def _row_type(keys: list[str]) -> Any:
@@ -199,16 +220,27 @@ def _row_type(keys: list[str]) -> Any:
 
 
 def _wrapped(
-    conn: Connection, sql: str, arguments: Any, error: Exception, *, many: bool
+    conn: Connection, cursor: Any, sql: str, arguments: Any, error: Exception, *, many: bool
 ) -> exc.StatementError:
     """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, …),
-    its parameters hidden as the engine hides them (they hold names, emails, tokens)."""
-    return exc.DBAPIError.instance(
+    its parameters hidden as the engine hides them (they hold names, emails, tokens). A lost
+    connection is invalidated, as SQLAlchemy does, so that the pool does not hand it out
+    again."""
+    lost = conn.dialect.is_disconnect(
+        error,  # type: ignore[arg-type]  # the DBAPI's Error, which the caller caught
+        conn.connection.dbapi_connection,
+        cursor,
+    )
+    wrapped = exc.DBAPIError.instance(
         sql,
         arguments,
         error,
         conn.dialect.loaded_dbapi.Error,
         hide_parameters=conn.engine.hide_parameters,
+        connection_invalidated=lost,
         dialect=conn.dialect,
         ismulti=many,
     )
+    if lost:
+        conn.invalidate(wrapped)
+    return wrapped
