@@ -745,7 +745,7 @@ class Bench:
         # Not --nonblocking: py-spy tells idle threads (epoll, aiosqlite's queue) from busy ones
         # only when it pauses the process; --native shows SQLite's own C frames.
         common = ["record", "--pid", pid, "--subprocesses", "--rate", "40"]
-        raw, svg = PROFILES / "bookings-sqlite.raw", PROFILES / "bookings-sqlite.svg"
+        raw, svg = PROFILES / f"{self.profile_name}.raw", PROFILES / f"{self.profile_name}.svg"
         outputs = [
             [*common, "--native", "--function", "--format", "raw", "--output", str(raw)],
             [*common, "--format", "flamegraph", "--output", str(svg)],
@@ -766,7 +766,16 @@ class Bench:
             _, err = spy.communicate(timeout=60)
             if spy.returncode not in (0, -signal.SIGINT):
                 print(err.decode(errors="replace")[-2000:], file=sys.stderr)
-        summarize_profile(PROFILES / "bookings-sqlite.raw", PROFILES / "bookings-sqlite.txt")
+        summarize_profile(
+            PROFILES / f"{self.profile_name}.raw", PROFILES / f"{self.profile_name}.txt"
+        )
+
+    @property
+    def profile_name(self) -> str:
+        """bookings-sqlite, or bookings-postgres-N for N processes (py-spy follows the first)."""
+        if not self.target.sandbox_pids:
+            return "bookings-sqlite"
+        return f"bookings-postgres-{len(self.target.pids)}"
 
 
 def _package(frame: str) -> str:
@@ -1112,7 +1121,7 @@ def measure(
             if not args.profile:
                 times_line[0] = asyncio.run(measure_times(target, args))
                 print(f"  bookable times: {times_line[0]}", flush=True)
-    if args.only in (None, "postgres") and not args.profile:
+    if args.only == "postgres" or (args.only is None and not args.profile):
         for processes in args.processes:
             print(f"PostgreSQL, {processes} serve, standalone sandbox", flush=True)
             sub = folder / f"postgres-{processes}"

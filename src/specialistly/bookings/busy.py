@@ -1,9 +1,9 @@
 """A specialist's busy time: no two confirmed bookings share any of it (buffers included)."""
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, text
+from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from specialistly.bookings.errors import SlotTaken
@@ -23,10 +23,18 @@ def hold_specialist(session: Session, specialist_id: int) -> None:
     409. SQLite needs nothing: its writes run one at a time.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:space, :specialist)"),
-            {"space": BOOKING_LOCKS, "specialist": specialist_id},
-        )
+        _HOLD.first(connection_of(session), {"specialist": specialist_id})
+
+
+def holding(query: Select[Any], specialist_id: ColumnElement[int]) -> Select[Any]:
+    """`query` that also takes the lock of `hold_specialist` (PostgreSQL only), for the
+    specialist its row names: one round trip for both. The lock is taken as the row is
+    read, so a check after it (`refuse_overlap`, a statement of its own and so a newer
+    snapshot) sees what the holder before committed."""
+    return query.add_columns(func.pg_advisory_xact_lock(BOOKING_LOCKS, specialist_id))
+
+
+_HOLD = Prepared(select(func.pg_advisory_xact_lock(BOOKING_LOCKS, bindparam("specialist"))))
 
 
 def refuse_overlap(

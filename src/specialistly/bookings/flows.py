@@ -12,11 +12,12 @@ from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from specialistly.bookings import emails, service
-from specialistly.bookings.busy import hold_specialist, refuse_overlap
+from specialistly.bookings.busy import hold_specialist, holding, refuse_overlap
 from specialistly.bookings.errors import (
     BookingCancelled,
     BookingNotFound,
@@ -72,7 +73,7 @@ _slots = cast(Table, Slot.__table__)
 _event_types = cast(Table, EventType.__table__)
 # Prepared once (their compiled forms are cached by SQLAlchemy): the booking's own write.
 # FOR SHARE (PostgreSQL): a deletion or change (FOR UPDATE) waits for the booking to commit.
-_SLOT = Prepared(
+_slot = (
     select(
         _slots.c.specialist_id,
         _slots.c.start_time,
@@ -82,7 +83,7 @@ _SLOT = Prepared(
     .where(_slots.c.id == bindparam("id"))
     .with_for_update(read=True)
 )
-_EVENT_TYPE = Prepared(
+_event_type = (
     select(
         _event_types.c.specialist_id,
         _event_types.c.duration_minutes,
@@ -94,6 +95,10 @@ _EVENT_TYPE = Prepared(
     .where(_event_types.c.id == bindparam("id"))
     .with_for_update(read=True)
 )
+# PostgreSQL: the same row, and the specialist's booking lock with it.
+_SLOT, _SLOT_HOLDING = Prepared(_slot), Prepared(holding(_slot, _slots.c.specialist_id))
+_EVENT_TYPE = Prepared(_event_type)
+_EVENT_TYPE_HOLDING = Prepared(holding(_event_type, _event_types.c.specialist_id))
 _BOOKING_INSERT, _KEY_INSERT = Prepared(_bookings.insert()), Prepared(_keys.insert())
 
 
@@ -214,7 +219,9 @@ class Bookings:
         # and then sees it, or this waits for the deletion and sees the slot deleted.
         # Bookings of one slot do not block each other here; the unique index decides.
         # Core statements, not ORM objects, on this hot path (the writer's time is the limit).
-        slot = _SLOT.first(connection_of(session), {"id": slot_id})
+        conn = connection_of(session)
+        held = _on_postgresql(conn)
+        slot = (_SLOT_HOLDING if held else _SLOT).first(conn, {"id": slot_id})
         if slot is None or slot.deleted_at is not None:
             raise SlotNotFound(f"no slot {slot_id}")
         if specialist_id is not None and slot.specialist_id != specialist_id:
@@ -230,6 +237,7 @@ class Bookings:
             start=slot.start_time,
             minutes=slot.duration_minutes,
             busy=(slot.start_time, end),
+            held=held,
             slot_id=slot_id,
         )
         return self._add(session, booking, customer, key, digest)
@@ -246,7 +254,9 @@ class Bookings:
         if key and (replay := _replayed(session, key, digest)) is not None:
             return replay, None
         # FOR SHARE: a change or deletion of the event type (FOR UPDATE) waits for this.
-        current = _EVENT_TYPE.first(connection_of(session), {"id": kind.id})
+        conn = connection_of(session)
+        held = _on_postgresql(conn)
+        current = (_EVENT_TYPE_HOLDING if held else _EVENT_TYPE).first(conn, {"id": kind.id})
         if current is None or current.deleted_at is not None or not current.active:
             raise EventTypeNotFound(kind.id)
         end = start + timedelta(minutes=current.duration_minutes)
@@ -261,6 +271,7 @@ class Bookings:
             start=start,
             minutes=current.duration_minutes,
             busy=busy,
+            held=held,
             event_type_id=kind.id,
         )
         return self._add(session, booking, customer, key, digest)
@@ -274,12 +285,15 @@ class Bookings:
         start: datetime,
         minutes: int,
         busy: tuple[datetime, datetime],
+        held: bool,
         slot_id: int | None = None,
         event_type_id: int | None = None,
     ) -> dict[str, Any]:
         """A confirmed booking's row, once no other booking of the specialist shares its
-        busy time (the customer's zone is filled in by `_add`, which reads the specialist)."""
-        hold_specialist(session, specialist_id)
+        busy time (the customer's zone is filled in by `_add`, which reads the specialist).
+        `held`: the specialist's booking lock is taken already."""
+        if not held:
+            hold_specialist(session, specialist_id)
         refuse_overlap(session, specialist_id, *busy)
         now = self.clock.now()
         return {
@@ -445,3 +459,7 @@ def new_reference() -> str:
 def _request_digest(what: int | str, customer: Customer) -> str:
     raw = json.dumps([what, customer.name, customer.email.lower(), customer.timezone])
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _on_postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
