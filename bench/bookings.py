@@ -847,9 +847,9 @@ def summarize_profile(raw: Path, summary: Path, top: int = 15) -> None:
         return f"{100 * count / max(of, 1):5.1f}%"
 
     lines = [
-        "py-spy of the `serve` process during the SQLite 50-client booking load",
-        f"(bash bench/profile.sh: py-spy record --native --function, 40 Hz, {samples} thread",
-        "samples; the flame graph is bench/profiles/bookings-sqlite.svg, git-ignored)",
+        f"py-spy of the first `serve` process during the 50-client booking load ({raw.stem})",
+        f"(bench/bookings.py --profile: py-spy record --native --function, 40 Hz, {samples}",
+        f"thread samples; the flame graph is bench/profiles/{raw.stem}.svg, git-ignored)",
         "",
         "what the threads were doing (share of all thread samples):",
     ]
