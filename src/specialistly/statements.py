@@ -22,11 +22,11 @@ key comes back through RETURNING. Anywhere else (the async sessions on aiosqlite
 """
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, exc
+from sqlalchemy import Integer, bindparam, exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Insert, Select, Update
@@ -84,6 +84,7 @@ class Prepared:
         self.statement = statement
         self._plans: dict[tuple[str, frozenset[str]], _Plan | None] = {}
         self._with_key: Prepared | None = None  # the INSERT … RETURNING its key (PostgreSQL)
+        self._many: dict[tuple[frozenset[str], int], Prepared] = {}  # multi-row INSERTs
 
     def first(self, conn: Connection, params: Params) -> Any | None:
         """The first row of a SELECT, or of an UPDATE's RETURNING (columns as attributes, and
@@ -134,12 +135,39 @@ class Prepared:
         if plan is None or any(row.keys() != many[0].keys() for row in many):
             conn.execute(self.statement, many)  # SQLAlchemy says what is missing
             return
+        if (
+            len(many) > 1
+            and conn.dialect.driver == "asyncpg"
+            and isinstance(self.statement, Insert)
+        ):
+            self._rows(many[0].keys(), len(many)).execute(
+                conn,
+                {f"{key}_{n}": value for n, row in enumerate(many) for key, value in row.items()},
+            )
+            return
         arguments = [plan.arguments(row) for row in many]
         cursor = _cursor(conn)
         try:
-            cursor.executemany(plan.sql, arguments)  # asyncpg: one round trip for them all
+            cursor.executemany(plan.sql, arguments)
         except conn.dialect.loaded_dbapi.Error as error:
             raise _wrapped(conn, cursor, plan.sql, arguments, error, many=True) from error
+
+    def _rows(self, keys: Iterable[str], count: int) -> "Prepared":
+        """This INSERT of `count` rows in one statement (`key_n` for row n's `key`): asyncpg's
+        executemany writes to the socket row by row, one statement writes once."""
+        assert isinstance(self.statement, Insert)
+        columns = self.statement.table.c
+        shape = (frozenset(keys), count)
+        if (rows := self._many.get(shape)) is None:
+            rows = self._many[shape] = Prepared(
+                self.statement.values(
+                    [
+                        {key: bindparam(f"{key}_{n}", type_=columns[key].type) for key in shape[0]}
+                        for n in range(count)
+                    ]
+                )
+            )
+        return rows
 
     def _run(self, conn: Connection, plan: _Plan, params: Params) -> Any:
         """Execute on the DBAPI cursor and answer that cursor, to fetch its rows from."""
