@@ -73,4 +73,6 @@ _overlap = (
     .limit(1)
 )
 _OVERLAP_BESIDES = Prepared(_overlap.where(_bookings.c.id != bindparam("besides")))
+# The same check as a column of another read (`specialist_id`, `start` and `end` to give).
+OVERLAPS = _overlap.exists()
 _OVERLAP = Prepared(_overlap)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from specialistly.bookings import emails, service
-from specialistly.bookings.busy import hold_specialist, holding, refuse_overlap
+from specialistly.bookings.busy import hold_specialist, holding
 from specialistly.bookings.errors import (
     BookingCancelled,
     BookingNotFound,
@@ -289,12 +289,11 @@ class Bookings:
         slot_id: int | None = None,
         event_type_id: int | None = None,
     ) -> dict[str, Any]:
-        """A confirmed booking's row, once no other booking of the specialist shares its
-        busy time (the customer's zone is filled in by `_add`, which reads the specialist).
-        `held`: the specialist's booking lock is taken already."""
+        """A confirmed booking's row, with the specialist's booking lock held (`held`: taken
+        already). `_add` fills in the customer's zone and refuses an overlap with another
+        booking, in the one read of the specialist that claims the booking's meeting."""
         if not held:
             hold_specialist(session, specialist_id)
-        refuse_overlap(session, specialist_id, *busy)
         now = self.clock.now()
         return {
             "slot_id": slot_id,

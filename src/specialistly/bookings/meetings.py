@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from specialistly import observability as metrics
 from specialistly.bookings import emails, service
+from specialistly.bookings.busy import OVERLAPS
+from specialistly.bookings.errors import SlotTaken
 from specialistly.bookings.invites import invitations
 from specialistly.bookings.models import Booking, BookingStatus, MeetingProvider, MeetingStatus
 from specialistly.clock import Clock
@@ -50,7 +52,8 @@ NOT_CONNECTED_RECHECK = timedelta(hours=1)
 
 _specialists = cast(Table, Specialist.__table__)
 _connections = cast(Table, ZoomConnection.__table__)
-# The specialist and their Zoom connection in one read (the claim of a new booking).
+# The specialist and their Zoom connection in one read (the claim of a new booking), and
+# whether another confirmed booking of theirs shares the new one's busy time.
 _HOST = Prepared(
     select(
         _specialists.c.name,
@@ -62,11 +65,12 @@ _HOST = Prepared(
         _connections.c.access_token_expires_at,
         _connections.c.api_url,
         _connections.c.last_error,
+        OVERLAPS.label("overlaps"),
     )
     .select_from(
         _specialists.outerjoin(_connections, _connections.c.specialist_id == _specialists.c.id)
     )
-    .where(_specialists.c.id == bindparam("id"))
+    .where(_specialists.c.id == bindparam("specialist_id"))
 )
 
 
@@ -185,11 +189,24 @@ class MeetingMaker:
         its booking and Zoom, and a crash meanwhile is still followed by a look first. The
         connection read here (one joined read with the specialist) also serves the
         request's first Zoom call, so it needs no read of its own.
+
+        The same read refuses the booking (`SlotTaken`) when another confirmed booking of
+        the specialist shares its busy time: the caller holds the specialist's booking lock
+        (`busy.hold_specialist`), as for `busy.refuse_overlap`.
         """
         now = self.clock.now()
         booking["meeting_claimed_until"] = now + service.CLAIM_FOR
         booking["meeting_attempts"] = 1
-        row = _HOST.first(connection_of(session), {"id": booking["specialist_id"]})
+        row = _HOST.first(
+            connection_of(session),
+            {
+                "specialist_id": booking["specialist_id"],
+                "start": booking["busy_start"],
+                "end": booking["busy_end"],
+            },
+        )
+        if row is not None and row.overlaps:
+            raise SlotTaken("that time overlaps another booking")
         connection = _connection_of(row) if row is not None else None
         marked = connection is not None and connection.status == ConnectionStatus.CONNECTED
         if marked and connection is not None:
