@@ -185,6 +185,22 @@ def cpu_seconds(pids: Sequence[int]) -> tuple[float, float]:
     return user, system
 
 
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (its backends among them): its CPU
+    is part of what a PostgreSQL booking costs the machine."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if command.startswith(b"postgres:") or command.endswith(b"/bin/postgres"):
+            found.append(int(entry.name))
+    return found
+
+
 def cpu_since(pids: Sequence[int], before: tuple[float, float]) -> tuple[float, float]:
     user, system = cpu_seconds(pids)
     return user - before[0], system - before[1]
@@ -562,9 +578,12 @@ class Bench:
         say(f"direct creates at {c}: {first.rate:.0f}/s")
         profiler = self.start_profile() if a.profile else None
         used, used_zoom = cpu_seconds(self.target.pids), cpu_seconds(self.target.sandbox_pids)
+        database = postgres_pids() if self.target.sandbox_pids else []  # PostgreSQL's
+        used_database = cpu_seconds(database)
         bookings = await run_load(c, self.take(bookers, a.bookings), self.book)
         booking_cpu = cpu_since(self.target.pids, used)
         zoom_cpu = cpu_since(self.target.sandbox_pids, used_zoom)
+        database_cpu = cpu_since(database, used_database)
         if profiler is not None:
             self.stop_profile(profiler)
         self.check("bookings at 50 clients", bookings)
@@ -609,6 +628,7 @@ class Bench:
             "app_ms_per_booking": 1000 * sum(booking_cpu) / max(bookings.done, 1),
             "app_system_share": booking_cpu[1] / sum(booking_cpu) if sum(booking_cpu) else 0.0,
             "zoom_ms_per_booking": 1000 * sum(zoom_cpu) / max(bookings.done, 1),
+            "database_ms_per_booking": 1000 * sum(database_cpu) / max(bookings.done, 1),
         }
         say(f"server CPU ms per create / per booking: {cpu_cell(self.results)}")
 
@@ -1033,7 +1053,22 @@ def cpu_cell(r: dict[str, Any], *, per_create: bool = True) -> str:
     text = f"{r['app_ms_per_booking']:.2f} ({100 * r['app_system_share']:.0f} % system)"
     if r["zoom_ms_per_booking"]:
         text += f" + {r['zoom_ms_per_booking']:.2f} sandbox"
+    if r.get("database_ms_per_booking"):
+        text += f" + {r['database_ms_per_booking']:.2f} PostgreSQL"
     return f"{r['server_ms_per_create']:.2f} / {text}" if per_create else text
+
+
+def machine_ms(r: dict[str, Any]) -> float:
+    """CPU ms a booking over every server process: the app's, a standalone sandbox's and
+    PostgreSQL's (not the load generator's)."""
+    return float(
+        r["app_ms_per_booking"] + r["zoom_ms_per_booking"] + r.get("database_ms_per_booking", 0)
+    )
+
+
+def cores_for(r: dict[str, Any], sqlite: dict[str, Any]) -> float:
+    """Cores `r`'s servers would keep busy at SQLite's booking rate."""
+    return machine_ms(r) * sqlite["booking_rate"] / 1000
 
 
 def readme_rows(results: list[dict[str, Any]], times: str, args: argparse.Namespace) -> list[str]:
@@ -1069,7 +1104,10 @@ def readme_rows(results: list[dict[str, Any]], times: str, args: argparse.Namesp
             f"3 processes ≥ SQLite's bookings/s | {r['booking_rate']:.0f} bookings/s "
             f"({100 * r['ratio']:.0f} % of {r['create_rate']:.0f} creates/s)"
             + (
-                f"; {r['booking_rate'] / sqlite['booking_rate']:.2f} × SQLite |"
+                f"; {r['booking_rate'] / sqlite['booking_rate']:.2f} × SQLite; "
+                f"{machine_ms(r):.2f} ms of the machine's CPU a booking (app, sandbox, "
+                f"PostgreSQL), so SQLite's rate needs {cores_for(r, sqlite):.1f} cores for "
+                f"these alone |"
                 if sqlite and sqlite["booking_rate"]
                 else " |"
             )
