@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from specialistly.db import async_url
+from specialistly.db import DEFAULT_POOL_SIZE, async_url
 
 CALLBACK_PATH = "/api/zoom/oauth/user-callback"
 SANDBOX_MOUNT = "/zoom-sandbox"
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     zoom_mode: Literal["live", "sandbox"] | None = None
     app_env: Literal["development", "production"] = "development"
     database_url: SecretStr | None = None
+    # PostgreSQL: connections each server process keeps open (a burst opens up to half as many
+    # more). Not SQLite's: its writes run in one thread.
+    database_pool_size: int = Field(DEFAULT_POOL_SIZE, ge=1, le=500)
     token_encryption_keys: SecretStr | None = None
     secret_key: SecretStr | None = None
     public_base_url: str | None = None

@@ -69,7 +69,7 @@ def build_context(
     """Wire the services from settings; tests pass a clock, a transport and a retry policy."""
     clock = clock or SystemClock()
     retry = retry or RetryPolicy()
-    db = db or Database(settings.async_database_url)
+    db = db or Database(settings.async_database_url, pool_size=settings.database_pool_size)
     zoom_http = ZoomHttpClient(  # shared by every specialist's calls: keeps no cookies
         transport=zoom_transport,
         timeout=httpx.Timeout(settings.zoom_http_timeout_seconds),

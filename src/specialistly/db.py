@@ -117,12 +117,24 @@ def async_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL and a busy timeout, and the file's folder."""
+# PostgreSQL connections a process keeps open (DATABASE_POOL_SIZE), and how many more a burst
+# may open beyond them (closed again as they come back): half as many.
+DEFAULT_POOL_SIZE = 20
+
+
+def create_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL and a busy timeout, and the file's folder.
+
+    PostgreSQL's pool keeps `pool_size` connections: SQLAlchemy's default of 5 (and 10 more
+    in a burst, each closed as it came back) opened a new connection, a backend process at
+    the server, for about every tenth booking at 50 at once.
+    """
     url = async_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(url, hide_parameters=True)
+        engine = create_async_engine(
+            url, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size // 2
+        )
         _test_idle_connections(engine.sync_engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
@@ -434,9 +446,9 @@ class Database:
     (FIFO) instead of spinning in SQLite's busy handler; reads never wait (WAL).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)

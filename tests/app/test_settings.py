@@ -201,3 +201,16 @@ def test_create_app_refuses_a_malformed_token_encryption_key_without_showing_it(
 def test_an_empty_token_encryption_keys_means_generate_one_in_development(tmp_path: Path) -> None:
     loaded = load_settings(_env_file=None, token_encryption_keys="", var_dir=tmp_path)
     assert len(loaded.encryption_keys) == 1
+
+
+def test_a_database_pool_size_out_of_range_or_not_a_number_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert settings().database_pool_size == 20
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "7")
+    assert load_settings(_env_file=None).database_pool_size == 7
+    for wrong in ("0", "many", "501"):
+        monkeypatch.setenv("DATABASE_POOL_SIZE", wrong)
+        with pytest.raises(ConfigurationError) as refused:
+            load_settings(_env_file=None)
+        assert any("DATABASE_POOL_SIZE" in problem for problem in refused.value.problems)

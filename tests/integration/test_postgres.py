@@ -9,13 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.pool import QueuePool
 
 from specialistly.app import create_app
 from specialistly.config import Settings
 from specialistly.connections.jobs import run_keepalive
 from specialistly.context import build_context
-from specialistly.db import upgrade_async
+from specialistly.db import DEFAULT_POOL_SIZE, Database, upgrade_async
 from specialistly.notifications.message import OutgoingEmail
 from specialistly.notifications.outbox import deliver_outbox
 from specialistly.notifications.service import Email
@@ -323,3 +324,36 @@ async def test_a_pooled_connection_is_tested_only_after_sitting_idle(
         assert len(pings) == 1
     finally:
         await database.dispose()
+
+
+@pytest.mark.postgres
+async def test_bursts_up_to_the_pool_size_reuse_the_pools_connections(postgres_url: str) -> None:
+    """Each burst of 20 transactions at once (the default DATABASE_POOL_SIZE) runs on the same
+    20 connections: none is closed as it comes back and opened again for the next burst."""
+    db = Database(postgres_url)
+    opened: list[object] = []
+    event.listen(db.engine.sync_engine, "connect", lambda *_: opened.append(None))
+
+    async def hold() -> None:
+        async with db.reading() as session:
+            await session.execute(text("SELECT pg_sleep(0.05)"))
+
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(hold() for _ in range(DEFAULT_POOL_SIZE)))
+        assert len(opened) == DEFAULT_POOL_SIZE
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_database_pool_size_sizes_each_process_pool(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    ctx = build_context(live_settings(postgres_url, tmp_path, database_pool_size=7))
+    try:
+        pool = ctx.db.engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool._max_overflow) == (7, 3)
+    finally:
+        await ctx.close()

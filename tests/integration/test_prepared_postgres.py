@@ -144,4 +144,5 @@ async def test_a_connection_lost_mid_transaction_is_not_handed_out_again(
         assert raised.value.connection_invalidated
     # The pool connects anew: the next transaction works.
     found = await _in_transaction(engine, lambda c: FIND.first(c, {"id": 1}))
-    assert found is not None and found.label == "h"
+    assert found is not None
+    assert found.label == "h"
