@@ -13,7 +13,7 @@ import pytest
 from specialistly import observability
 from specialistly.app import create_app
 from specialistly.config import Settings, with_generated_secrets
-from specialistly.db import upgrade_async
+from specialistly.db import DEFAULT_POOL_SIZE, upgrade_async
 from specialistly.jobs import Scheduler, run_once
 from tests.harness import Harness, harness
 from tests.servers import BIN, ROOT, clean_env, free_port, http_client, http_request, serving
@@ -204,7 +204,7 @@ async def test_metrics_show_the_database_pools(h: Harness) -> None:
 async def test_metrics_show_the_postgresql_pool(tmp_path: Path, postgres_url: str) -> None:
     async with harness(postgres_url, tmp_path) as pg:
         text = await scrape(pg)
-    assert metric(text, "specialistly_db_pool_size", engine="main") == 5
+    assert metric(text, "specialistly_db_pool_size", engine="main") == DEFAULT_POOL_SIZE
     assert 'specialistly_db_pool_checked_out{engine="main"}' in text
 
 
