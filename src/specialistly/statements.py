@@ -145,12 +145,7 @@ class Prepared:
                 {f"{key}_{n}": value for n, row in enumerate(many) for key, value in row.items()},
             )
             return
-        arguments = [plan.arguments(row) for row in many]
-        cursor = _cursor(conn)
-        try:
-            cursor.executemany(plan.sql, arguments)
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, cursor, plan.sql, arguments, error, many=True) from error
+        _execute(conn, _cursor(conn), plan.sql, [plan.arguments(row) for row in many], many=True)
 
     def _rows(self, keys: Iterable[str], count: int) -> "Prepared":
         """This INSERT of `count` rows in one statement (`key_n` for row n's `key`): asyncpg's
@@ -171,12 +166,8 @@ class Prepared:
 
     def _run(self, conn: Connection, plan: _Plan, params: Params) -> Any:
         """Execute on the DBAPI cursor and answer that cursor, to fetch its rows from."""
-        arguments = plan.arguments(params)
         cursor = _cursor(conn)
-        try:
-            cursor.execute(plan.sql, arguments)
-        except conn.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(conn, cursor, plan.sql, arguments, error, many=False) from error
+        _execute(conn, cursor, plan.sql, plan.arguments(params), many=False)
         return cursor
 
     def _plan(self, conn: Connection, params: Params) -> _Plan | None:
@@ -231,8 +222,34 @@ class Prepared:
 
 def _cursor(conn: Connection) -> Any:
     """A DBAPI cursor of the connection: sqlite3's own, or SQLAlchemy's adapter of asyncpg
-    (inside `run_sync`, as the rest of the write path)."""
-    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    (inside `run_sync`, as the rest of the write path).
+
+    asyncpg's adapter keeps each connection's prepared statements and prepares one again
+    when it is older than the time on the cursor; SQLAlchemy's asyncpg execution context puts
+    the dialect's "schema changed" time there before each statement, and so does this.
+    """
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    changed = getattr(conn.dialect, "_invalidate_schema_cache_asof", None)
+    if changed is not None:
+        cursor._invalidate_schema_cache_asof = changed
+    return cursor
+
+
+def _execute(conn: Connection, cursor: Any, sql: str, arguments: Any, *, many: bool) -> None:
+    """Run on the cursor (`many`: a list of arguments, one row each), with the driver's
+    errors as SQLAlchemy's. A statement stopped half-way (its task cancelled, the process exiting)
+    leaves the connection in a state nobody knows, so it is invalidated, as SQLAlchemy does."""
+    try:
+        if many:
+            cursor.executemany(sql, arguments)
+        else:
+            cursor.execute(sql, arguments)
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise _wrapped(conn, cursor, sql, arguments, error, many=many) from error
+    except BaseException as stopped:
+        if not isinstance(stopped, Exception):
+            conn.invalidate()
+        raise
 
 
 def _integer_key(statement: Select[Any] | Insert | Update) -> Any | None:
@@ -251,9 +268,22 @@ def _wrapped(
     conn: Connection, cursor: Any, sql: str, arguments: Any, error: Exception, *, many: bool
 ) -> exc.StatementError:
     """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, …),
-    its parameters hidden as the engine hides them (they hold names, emails, tokens). A lost
-    connection is invalidated, as SQLAlchemy does, so that the pool does not hand it out
-    again."""
+    its parameters hidden as the engine hides them (they hold names, emails, tokens).
+
+    What SQLAlchemy does besides, it does here too. A lost connection is invalidated, with
+    every connection the pool opened before it (a restarted server lost them all), so that
+    the pool hands none of them out again. A prepared statement the server no longer accepts
+    (a column's type changed) marks the dialect's statements stale, so that each
+    connection prepares its statements again (`_cursor`).
+    """
+    dbapi = conn.dialect.loaded_dbapi
+    stale = tuple(
+        getattr(dbapi, name)
+        for name in ("InvalidCachedStatementError", "InternalServerError")
+        if hasattr(dbapi, name)
+    )
+    if stale and isinstance(error, stale):
+        conn.dialect._invalidate_schema_cache()  # type: ignore[attr-defined]  # asyncpg's
     lost = conn.dialect.is_disconnect(
         error,  # type: ignore[arg-type]  # the DBAPI's Error, which the caller caught
         conn.connection.dbapi_connection,
@@ -270,5 +300,6 @@ def _wrapped(
         ismulti=many,
     )
     if lost:
+        conn.engine.pool._invalidate(conn.connection, wrapped)
         conn.invalidate(wrapped)
     return wrapped

@@ -2,17 +2,20 @@
 gives, inside the transaction SQLAlchemy began, with its errors (tests/unit/test_prepared.py
 holds the same to SQLite)."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import Float, bindparam, event, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from specialistly.db import async_url
+from specialistly.statements import Prepared
 from tests.unit.test_prepared import FIND, INSERT, TAKE, UPDATE, WHEN, Colour, metadata, things
 
 pytestmark = pytest.mark.postgres
@@ -146,3 +149,90 @@ async def test_a_connection_lost_mid_transaction_is_not_handed_out_again(
     found = await _in_transaction(engine, lambda c: FIND.first(c, {"id": 1}))
     assert found is not None
     assert found.label == "h"
+
+
+async def _pids(engine: AsyncEngine, count: int) -> list[int]:
+    """Open `count` pooled connections at once and give back their server processes."""
+    conns = [await engine.connect() for _ in range(count)]
+    try:
+        return [(await c.execute(text("SELECT pg_backend_pid()"))).scalar_one() for c in conns]
+    finally:
+        for c in conns:
+            await c.close()
+
+
+async def test_a_restarted_server_fails_one_statement_not_one_a_pooled_connection(
+    postgres_url: str,
+) -> None:
+    made = create_async_engine(async_url(postgres_url), pool_size=3, max_overflow=0)
+    killer = create_async_engine(async_url(postgres_url), poolclass=NullPool)
+    try:
+        async with made.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        pids = await _pids(made, 3)
+        async with killer.connect() as other:
+            for pid in pids:  # what a server restart does to every pooled connection
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        outcomes = []
+        for _ in range(4):
+            try:
+                await _in_transaction(made, lambda c: FIND.first(c, {"id": 1}))
+                outcomes.append("ok")
+            except DBAPIError as error:
+                outcomes.append("lost" if error.connection_invalidated else str(error))
+        # As SQLAlchemy's own execute: the first loss invalidates the pool's older connections.
+        assert outcomes == ["lost", "ok", "ok", "ok"]
+    finally:
+        await made.dispose()
+        await killer.dispose()
+
+
+async def test_a_statement_the_schema_outdated_is_prepared_again_after_one_failure(
+    postgres_url: str,
+) -> None:
+    made = create_async_engine(async_url(postgres_url), pool_size=1, max_overflow=0)
+    other = create_async_engine(async_url(postgres_url), poolclass=NullPool)
+    row = {"name": "s", "colour": Colour.RED, "done": False, "at": None, "size": 1}
+    try:
+        async with made.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        thing = await _in_transaction(made, lambda c: INSERT.insert(c, row))
+        assert await _in_transaction(made, lambda c: FIND.first(c, {"id": thing})) is not None
+        async with other.begin() as conn:  # the prepared SELECT's result type changes
+            await conn.execute(text("ALTER TABLE things ALTER COLUMN name TYPE text"))
+        with pytest.raises(DBAPIError):  # in a transaction asyncpg cannot prepare it again
+            await _in_transaction(made, lambda c: FIND.first(c, {"id": thing}))
+        for _ in range(2):  # as after SQLAlchemy's own execute: prepared anew, and it works
+            found = await _in_transaction(made, lambda c: FIND.first(c, {"id": thing}))
+            assert found is not None
+            assert found.label == "s"
+    finally:
+        await made.dispose()
+        await other.dispose()
+
+
+SLEEP = Prepared(select(func.pg_sleep(bindparam("seconds", type_=Float)).label("slept")))
+
+
+def _backend(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+async def test_a_statement_cancelled_half_way_takes_its_connection_out_of_the_pool(
+    postgres_url: str,
+) -> None:
+    made = create_async_engine(async_url(postgres_url), pool_size=1, max_overflow=0)
+    try:
+        before = await _in_transaction(made, _backend)
+        sleeping = asyncio.create_task(
+            _in_transaction(made, lambda c: SLEEP.first(c, {"seconds": 5}))
+        )
+        await asyncio.sleep(0.5)
+        sleeping.cancel()  # a request's task cancelled at shutdown, or its client gone
+        with pytest.raises(asyncio.CancelledError):
+            await sleeping
+        # As after SQLAlchemy's own execute: nobody knows the connection's state, a new one.
+        after = await asyncio.wait_for(_in_transaction(made, _backend), 10)
+        assert after != before
+    finally:
+        await made.dispose()
