@@ -4,6 +4,7 @@ holds the same to SQLite)."""
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -151,6 +152,21 @@ async def test_a_connection_lost_mid_transaction_is_not_handed_out_again(
     assert found.label == "h"
 
 
+@asynccontextmanager
+async def _pool_of(postgres_url: str, size: int) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """An engine whose pool keeps `size` connections, with the tables made, and beside it
+    one without a pool to act on the server as another client would."""
+    made = create_async_engine(async_url(postgres_url), pool_size=size, max_overflow=0)
+    other = create_async_engine(async_url(postgres_url), poolclass=NullPool)
+    try:
+        async with made.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        yield made, other
+    finally:
+        await made.dispose()
+        await other.dispose()
+
+
 async def _pids(engine: AsyncEngine, count: int) -> list[int]:
     """Open `count` pooled connections at once and give back their server processes."""
     conns = [await engine.connect() for _ in range(count)]
@@ -164,11 +180,7 @@ async def _pids(engine: AsyncEngine, count: int) -> list[int]:
 async def test_a_restarted_server_fails_one_statement_not_one_a_pooled_connection(
     postgres_url: str,
 ) -> None:
-    made = create_async_engine(async_url(postgres_url), pool_size=3, max_overflow=0)
-    killer = create_async_engine(async_url(postgres_url), poolclass=NullPool)
-    try:
-        async with made.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+    async with _pool_of(postgres_url, 3) as (made, killer):
         pids = await _pids(made, 3)
         async with killer.connect() as other:
             for pid in pids:  # what a server restart does to every pooled connection
@@ -182,20 +194,13 @@ async def test_a_restarted_server_fails_one_statement_not_one_a_pooled_connectio
                 outcomes.append("lost" if error.connection_invalidated else str(error))
         # As SQLAlchemy's own execute: the first loss invalidates the pool's older connections.
         assert outcomes == ["lost", "ok", "ok", "ok"]
-    finally:
-        await made.dispose()
-        await killer.dispose()
 
 
 async def test_a_statement_the_schema_outdated_is_prepared_again_after_one_failure(
     postgres_url: str,
 ) -> None:
-    made = create_async_engine(async_url(postgres_url), pool_size=1, max_overflow=0)
-    other = create_async_engine(async_url(postgres_url), poolclass=NullPool)
     row = {"name": "s", "colour": Colour.RED, "done": False, "at": None, "size": 1}
-    try:
-        async with made.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+    async with _pool_of(postgres_url, 1) as (made, other):
         thing = await _in_transaction(made, lambda c: INSERT.insert(c, row))
         assert await _in_transaction(made, lambda c: FIND.first(c, {"id": thing})) is not None
         async with other.begin() as conn:  # the prepared SELECT's result type changes
@@ -206,9 +211,6 @@ async def test_a_statement_the_schema_outdated_is_prepared_again_after_one_failu
             found = await _in_transaction(made, lambda c: FIND.first(c, {"id": thing}))
             assert found is not None
             assert found.label == "s"
-    finally:
-        await made.dispose()
-        await other.dispose()
 
 
 SLEEP = Prepared(select(func.pg_sleep(bindparam("seconds", type_=Float)).label("slept")))
@@ -221,8 +223,7 @@ def _backend(conn: Connection) -> int:
 async def test_a_statement_cancelled_half_way_takes_its_connection_out_of_the_pool(
     postgres_url: str,
 ) -> None:
-    made = create_async_engine(async_url(postgres_url), pool_size=1, max_overflow=0)
-    try:
+    async with _pool_of(postgres_url, 1) as (made, _):
         before = await _in_transaction(made, _backend)
         sleeping = asyncio.create_task(
             _in_transaction(made, lambda c: SLEEP.first(c, {"seconds": 5}))
@@ -234,5 +235,3 @@ async def test_a_statement_cancelled_half_way_takes_its_connection_out_of_the_po
         # As after SQLAlchemy's own execute: nobody knows the connection's state, a new one.
         after = await asyncio.wait_for(_in_transaction(made, _backend), 10)
         assert after != before
-    finally:
-        await made.dispose()
