@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from specialistly.bookings.busy import BOOKING_LOCKS
 from tests.harness import Harness, harness
 
 
@@ -124,6 +126,45 @@ async def test_thirty_concurrent_overlapping_bookings_confirm_one_on_postgresql(
 ) -> None:
     async with harness(postgres_url, tmp_path) as h:
         await _thirty_overlapping(h, "pgrace@zoom.example.com")
+
+
+async def _waiting_for_the_lock(h: Harness, specialist: int) -> bool:
+    rows = await h.raw(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND classid = :space AND objid = :specialist AND objsubid = 2",
+        space=BOOKING_LOCKS,
+        specialist=specialist,
+    )
+    return bool(rows[0][0])
+
+
+@pytest.mark.postgres
+async def test_both_kinds_of_booking_wait_for_the_specialists_lock_on_postgresql(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The read of the slot or event type takes the specialist's booking lock: while another
+    transaction holds it, a booking waits (seen in pg_locks) and goes on once it is let go."""
+    async with harness(postgres_url, tmp_path) as h:
+        browser, specialist, (intro, _) = await _setup(h, "pglock@zoom.example.com")
+        slot = await h.add_slot(browser, _day_after_tomorrow_at(h, 18).isoformat())
+        bookings = {
+            "slot": lambda: h.book(slot),
+            "event type": lambda: _book(h, intro, _day_after_tomorrow_at(h, 10)),
+        }
+        for kind, book in bookings.items():
+            lock = {"space": BOOKING_LOCKS, "specialist": specialist}
+            async with h.ctx.db.engine.connect() as holder:
+                await holder.execute(text("SELECT pg_advisory_lock(:space, :specialist)"), lock)
+                booking = asyncio.create_task(book())
+                for _ in range(500):
+                    if await _waiting_for_the_lock(h, specialist) or booking.done():
+                        break
+                    await asyncio.sleep(0.01)
+                assert not booking.done(), f"a {kind} booking did not wait for the lock"
+                assert await _waiting_for_the_lock(h, specialist), kind
+                await holder.execute(text("SELECT pg_advisory_unlock(:space, :specialist)"), lock)
+            answer = await booking
+            assert answer.status_code == 201, (kind, answer.text)
 
 
 async def test_a_slot_booking_may_not_overlap_an_event_type_booking(h: Harness) -> None:
