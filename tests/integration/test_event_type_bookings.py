@@ -151,8 +151,8 @@ async def test_both_kinds_of_booking_wait_for_the_specialists_lock_on_postgresql
             "slot": lambda: h.book(slot),
             "event type": lambda: _book(h, intro, _day_after_tomorrow_at(h, 10)),
         }
+        lock = {"space": BOOKING_LOCKS, "specialist": specialist}
         for kind, book in bookings.items():
-            lock = {"space": BOOKING_LOCKS, "specialist": specialist}
             async with h.ctx.db.engine.connect() as holder:
                 await holder.execute(text("SELECT pg_advisory_lock(:space, :specialist)"), lock)
                 booking = asyncio.create_task(book())
