@@ -246,9 +246,10 @@ def _execute(conn: Connection, cursor: Any, sql: str, arguments: Any, *, many: b
             cursor.execute(sql, arguments)
     except conn.dialect.loaded_dbapi.Error as error:
         raise _wrapped(conn, cursor, sql, arguments, error, many=many) from error
-    except BaseException as stopped:
-        if not isinstance(stopped, Exception):
-            conn.invalidate()
+    except Exception:
+        raise
+    except BaseException:
+        conn.invalidate()
         raise
 
 
