@@ -1,10 +1,10 @@
 """What the customer and the specialist are told about a booking, in plain words."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from specialistly.bookings.models import Booking, MeetingProvider
+from specialistly.notifications.calendar import local_span
 from specialistly.notifications.message import Attachment
 from specialistly.notifications.service import Email
 from specialistly.specialists.models import Specialist
@@ -26,9 +26,7 @@ def when(booking: Booking, timezone: str) -> str:
 
 
 def when_at(start: datetime, minutes: int, timezone: str) -> str:
-    local = start.astimezone(ZoneInfo(timezone))
-    end = local + timedelta(minutes=minutes)
-    return f"{local:%A %d %B %Y, %H:%M}–{end:%H:%M} ({timezone}), {minutes} minutes"
+    return f"{local_span(start, minutes, timezone)}, {minutes} minutes"
 
 
 def customer_zone(booking: Booking, specialist: Specialist) -> str:
