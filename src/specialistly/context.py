@@ -21,6 +21,7 @@ from specialistly.notifications.email import EmailSender, sender_for
 from specialistly.notifications.service import Notifier
 from specialistly.security import TokenCipher
 from specialistly.zoom.api import ZoomApi, ZoomMeetings
+from specialistly.zoom.network import NetworkTransport, proxied
 from specialistly.zoom.oauth import AppCredentials, ZoomOAuth, ZoomServerToServer
 from specialistly.zoom.transport import RetryPolicy, ZoomHttpClient
 
@@ -70,11 +71,19 @@ def build_context(
     clock = clock or SystemClock()
     retry = retry or RetryPolicy()
     db = db or Database(settings.async_database_url, pool_size=settings.database_pool_size)
+    if zoom_transport is None and not proxied():
+        zoom_transport = NetworkTransport(
+            timeout=settings.zoom_http_timeout_seconds,
+            connections=ZOOM_CONNECTIONS,
+            keepalive=ZOOM_KEEPALIVE_SECONDS,
+        )
     zoom_http = ZoomHttpClient(  # shared by every specialist's calls: keeps no cookies
         transport=zoom_transport,
         timeout=httpx.Timeout(settings.zoom_http_timeout_seconds),
         # Keep every connection a busy moment opened: httpx keeps 20 by default, so at 50
-        # bookings at once most calls to Zoom would open (and TLS-handshake) a new one.
+        # bookings at once most calls to Zoom would open (and TLS-handshake) a new one. (The
+        # limits of httpx's own transport, which goes through the proxy the environment
+        # names; the network transport keeps as many.)
         limits=httpx.Limits(
             max_connections=ZOOM_CONNECTIONS,
             max_keepalive_connections=ZOOM_CONNECTIONS,

@@ -27,7 +27,6 @@ TEST_TOOLS = {
     "openapi-schema-validator",
     "jsonschema",
     "pyyaml",
-    "aiohttp",
 }
 
 
