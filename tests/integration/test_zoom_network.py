@@ -106,6 +106,17 @@ def meetings(port: int, *, timeout: float = 5.0) -> tuple[ZoomMeetings, ZoomHttp
     return ZoomMeetings(api), http
 
 
+async def failed_create(port: int, *, timeout: float = 5.0) -> ZoomUnavailable:
+    """The failure a create to `port` meets (the client closed after it)."""
+    zoom, http = meetings(port, timeout=timeout)
+    try:
+        with pytest.raises(ZoomUnavailable) as failed:
+            await zoom.create("t", {}, base_url=None)
+    finally:
+        await http.aclose()
+    return failed.value
+
+
 async def test_a_create_goes_out_as_httpx_built_it_and_its_answer_reads_back(start) -> None:
     async def created(_: Request) -> tuple[bytes, bool]:
         return meeting_answer("Set-Cookie: affinity=abc; Path=/"), True
@@ -145,14 +156,9 @@ async def test_a_compressed_answer_is_read_as_httpx_reads_it(start) -> None:
 
 
 async def test_no_connection_means_nothing_was_sent() -> None:
-    zoom, http = meetings(_closed_port())
-    try:
-        with pytest.raises(ZoomUnavailable) as failed:
-            await zoom.create("t", {}, base_url=None)
-    finally:
-        await http.aclose()
-    assert not failed.value.outcome_unknown  # safe to send again
-    assert "ConnectError" in failed.value.reason
+    failed = await failed_create(_closed_port())
+    assert not failed.outcome_unknown  # safe to send again
+    assert "ConnectError" in failed.reason
 
 
 async def test_a_connection_closed_after_the_request_leaves_the_outcome_unknown(start) -> None:
@@ -160,13 +166,8 @@ async def test_a_connection_closed_after_the_request_leaves_the_outcome_unknown(
         return None
 
     server = await start(hang_up)
-    zoom, http = meetings(server.port)
-    try:
-        with pytest.raises(ZoomUnavailable) as failed:
-            await zoom.create("t", {}, base_url=None)
-    finally:
-        await http.aclose()
-    assert failed.value.outcome_unknown
+    failed = await failed_create(server.port)
+    assert failed.outcome_unknown
     assert len(server.requests) == 1  # the create was not sent again by the transport
 
 
@@ -176,14 +177,9 @@ async def test_no_answer_in_time_leaves_the_outcome_unknown(start) -> None:
         return None
 
     server = await start(silent)
-    zoom, http = meetings(server.port, timeout=0.3)
-    try:
-        with pytest.raises(ZoomUnavailable) as failed:
-            await zoom.create("t", {}, base_url=None)
-    finally:
-        await http.aclose()
-    assert failed.value.outcome_unknown
-    assert "ReadTimeout" in failed.value.reason
+    failed = await failed_create(server.port, timeout=0.3)
+    assert failed.outcome_unknown
+    assert "ReadTimeout" in failed.reason
     assert len(server.requests) == 1
 
 
